@@ -1,0 +1,45 @@
+# ifs-outcomes — every recipe is a one-line call into the CLI or a tool; `make help` lists them.
+.DEFAULT_GOAL := help
+.PHONY: help install run demo validate refresh test golden lint format clean
+
+PYTHON ?= python3
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+RUN := $(UV) run --frozen
+CLI := $(RUN) ifs-outcomes
+BATCH ?=
+
+help: ## list the targets
+	@$(PYTHON) pipeline/make_help.py Makefile
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv
+
+install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) ## install the locked environment into .venv (bootstraps uv if missing)
+	$(UV) sync --frozen
+
+run: install ## quick start: install, make a demo batch if data/raw is empty, refresh everything
+	$(CLI) quickstart
+
+demo: install ## write a synthetic batch: make demo OUT=data/raw/demo2 [CLIENTS=3000] [SEED=1]
+	$(CLI) demo --out $(OUT) --clients $(or $(CLIENTS),3000) --seed $(or $(SEED),20261)
+
+validate: install ## check a batch without writing: make validate BATCH=path/to/batch
+	$(CLI) validate $(BATCH)
+
+refresh: install ## load batches: make refresh BATCH=path/to/batch (default: every folder under data/raw)
+	$(CLI) refresh $(if $(BATCH),$(BATCH),--all)
+
+test: install ## run the test suite
+	$(RUN) pytest
+
+golden: install ## regenerate the golden outputs from data/sample (only on purpose; read the diff)
+	$(RUN) python -m tests.golden
+
+lint: install ## ruff check, ruff format --check, mypy
+	$(RUN) ruff check . && $(RUN) ruff format --check . && $(RUN) mypy
+
+format: install ## apply ruff's formatting and safe fixes
+	$(RUN) ruff format . && $(RUN) ruff check --fix .
+
+clean: ## remove derived data (warehouse, quarantine, published, reports, logs, the demo batch) and caches
+	$(PYTHON) -c "import shutil; [shutil.rmtree(p, ignore_errors=True) for p in ['data/raw/demo','data/warehouse','data/quarantine','data/published','data/reports','data/logs','.pytest_cache','.mypy_cache','.ruff_cache']]"

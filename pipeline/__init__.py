@@ -1,0 +1,1 @@
+"""ifs-outcomes batch pipeline."""

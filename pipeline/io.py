@@ -1,0 +1,123 @@
+"""The only module that touches files and DuckDB.
+
+Keeping I/O at the edge lets every other stage be a plain function of frames, testable on tiny inline data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+WAREHOUSE_TABLES = ("clients", "sessions", "measures", "goals", "quarantine", "runs")
+
+
+class UnreadableFile(Exception):
+    """A batch file cannot be read as CSV or Parquet at all."""
+
+
+class WarehouseBusy(Exception):
+    """Another process holds the warehouse's write lock."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def read_table_as_text(path: Path) -> pl.DataFrame:
+    """Read a CSV or Parquet input with every column as text.
+
+    Parsing is ours, not the reader's, so a bad value becomes a quarantined row with rule `type` instead of a
+    failed read or a silently inferred type. Surrounding whitespace is stripped and empty strings are nulls.
+    """
+    try:
+        if path.suffix == ".csv":
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
+        else:
+            frame = pl.read_parquet(path)
+            frame = frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t != pl.String)
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnreadableFile(reason[:200]) from exc
+    return frame.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in frame.columns)
+
+
+def write_csv_atomic(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.write_csv(tmp)
+    os.replace(tmp, path)
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(obj: Any, path: Path) -> None:
+    write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def warehouse_ddl() -> list[tuple[str, str]]:
+    """(table, CREATE statement) for every warehouse table, from ``pipeline/sql/warehouse/*.sql``."""
+    folder = resources.files("pipeline") / "sql" / "warehouse"
+    return [(name, (folder / f"{name}.sql").read_text(encoding="utf-8")) for name in WAREHOUSE_TABLES]
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def connect_warehouse(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and create if needed) the warehouse file with every table present."""
+    if read_only and not path.exists():
+        con = duckdb.connect()
+        for _, ddl in warehouse_ddl():
+            con.execute(ddl)
+        return con
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if _is_lock_error(exc):
+            raise WarehouseBusy(str(path)) from exc
+        raise
+    if not read_only:
+        for _, ddl in warehouse_ddl():
+            con.execute(ddl)
+    return con
+
+
+@contextlib.contextmanager
+def warehouse(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect_warehouse(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+    """Run a query and return polars (DuckDB 2.0: relations bind parameters; connections have no .pl())."""
+    return con.sql(sql, params=params or []).pl()

@@ -1,0 +1,153 @@
+"""Load: write one validated batch into the warehouse as a single transaction.
+
+Valid rows replace earlier rows with the same key (a corrected re-export wins); rows absent from a later
+export are kept (erasure is an explicit command). Quarantine reasons and the run ledger row are written in the
+same transaction, so a failure anywhere leaves the warehouse exactly as it was. DuckDB 2.0 silently rolls back
+a COMMIT of an aborted transaction, so every error is caught, rolled back and re-raised, and the commit is
+verified by reading the ledger row back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from pipeline.ingest import ROW
+from pipeline.validate import Loaded, ValidationResult
+from schemas.inputs import TABLES
+
+_KEYS = {spec.name: spec.key for spec in TABLES}
+
+
+class CommitNotApplied(RuntimeError):
+    """The transaction reported success but its ledger row is not there (DuckDB's silent rollback)."""
+
+
+@dataclass
+class RunRecord:
+    """One row of the `runs` ledger."""
+
+    run_id: str
+    batch_id: str
+    batch_path: str
+    content_hash: str
+    file_hashes: dict[str, str]
+    as_of: dt.date | None
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    status: str
+    counts: dict[str, dict[str, int]]
+    quarantine_by_rule: dict[str, int]
+    message: str | None
+    code_version: str
+    schema_version: str
+    registry_version: str
+
+    def params(self) -> list[object]:
+        return [
+            self.run_id,
+            self.batch_id,
+            self.batch_path,
+            self.content_hash,
+            json.dumps(self.file_hashes, sort_keys=True),
+            self.as_of,
+            self.started_at,
+            self.finished_at,
+            self.status,
+            json.dumps(self.counts, sort_keys=True),
+            json.dumps(self.quarantine_by_rule, sort_keys=True),
+            self.message,
+            self.code_version,
+            self.schema_version,
+            self.registry_version,
+        ]
+
+
+INSERT_RUN = "INSERT INTO runs VALUES (" + ", ".join(["?"] * 15) + ")"
+
+
+def record_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
+    """Append a ledger row on its own (rejected and already-loaded batches change no data table)."""
+    con.execute(INSERT_RUN, run.params())
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, incoming: pl.DataFrame) -> None:
+    """Delete rows whose key arrives again, then insert. ``table`` and keys come from the contract only."""
+    key = _KEYS[table]
+    con.register("incoming", incoming)
+    try:
+        match = " AND ".join(f"t.{k} = i.{k}" for k in key)
+        con.execute(f"DELETE FROM {table} AS t USING incoming AS i WHERE {match}")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+    finally:
+        con.unregister("incoming")
+
+
+def _quarantine_rows(result: ValidationResult, run: RunRecord) -> pl.DataFrame:
+    frames = [
+        r.violations.select(
+            run_id=pl.lit(run.run_id),
+            batch_id=pl.lit(run.batch_id),
+            table_name=pl.lit(name),
+            source_row=pl.col(ROW).cast(pl.Int64),
+            rule=pl.col("rule"),
+            column_name=pl.col("column"),
+            value=pl.col("value"),
+        )
+        for name, r in result.tables.items()
+    ]
+    return pl.concat(frames)
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: RunRecord) -> None:
+    """Write the batch's valid rows, its quarantine reasons and its ledger row, all or nothing."""
+    con.begin()
+    try:
+        for spec in TABLES:
+            valid = result.tables[spec.name].valid
+            if valid.height:
+                _replace(
+                    con,
+                    spec.name,
+                    valid.with_columns(batch_id=pl.lit(run.batch_id), run_id=pl.lit(run.run_id)),
+                )
+        quarantine = _quarantine_rows(result, run)
+        if quarantine.height:
+            con.register("incoming_quarantine", quarantine)
+            con.execute("INSERT INTO quarantine BY NAME SELECT * FROM incoming_quarantine")
+            con.unregister("incoming_quarantine")
+        record_run(con, run)
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+    found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]).fetchall()
+    if found[0][0] != 1:
+        raise CommitNotApplied(f"run {run.run_id}: the commit did not apply; the warehouse is unchanged")
+
+
+def read_loaded_context(con: duckdb.DuckDBPyConnection) -> Loaded:
+    """The slices of the warehouse that validating a new batch needs."""
+    return Loaded(
+        clients=con.sql("SELECT client_id, intake_date, discharge_date FROM clients").pl(),
+        sessions=con.sql("SELECT session_id, client_id, session_date, kind FROM sessions").pl(),
+    )
+
+
+def loaded_content_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """content hash -> batch id of every batch that has been loaded (with or without quarantine)."""
+    rows = con.execute(
+        "SELECT content_hash, any_value(batch_id) FROM runs "
+        "WHERE status IN ('loaded', 'loaded_with_quarantine') GROUP BY content_hash"
+    ).fetchall()
+    return {h: b for h, b in rows}
+
+
+def warehouse_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The latest as-of date of any loaded batch: the date every indicator is computed at."""
+    row = con.execute("SELECT max(as_of) FROM runs WHERE status IN ('loaded', 'loaded_with_quarantine')").fetchall()
+    return row[0][0]

@@ -1,0 +1,280 @@
+"""THE ordered list of stages, and the two runs built from them: `validate` (no writes) and `refresh`.
+
+ingest → validate → load (→ score → indicators → publish → report, as those stages land). Each batch is its
+own transaction, in the order given; the exit code of several batches is the highest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import polars as pl
+
+from pipeline import io
+from pipeline.config import Paths
+from pipeline.ingest import ROW, Batch, BatchRejected, identify, read_batch
+from pipeline.load import (
+    RunRecord,
+    load_batch,
+    loaded_content_hashes,
+    read_loaded_context,
+    record_run,
+    warehouse_as_of,
+)
+from pipeline.summary import BatchSummary, RunSummary
+from pipeline.validate import Loaded, ValidationResult, validate_batch
+from schemas.inputs import CONTRACT_VERSION, RULES
+from schemas.registry import Registry, default_registry
+
+STAGES: tuple[str, ...] = ("ingest", "validate", "load")
+
+Progress = Callable[[str], None]
+
+
+def _no_progress(_: str) -> None:
+    return None
+
+
+@cache
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout (recorded with every run)."""
+    version = metadata.version("ifs-outcomes")
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{version}+{sha}" if sha else version
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _run_record(
+    batch_id: str,
+    path: Path,
+    content_hash: str,
+    file_hashes: dict[str, str],
+    as_of: dt.date | None,
+    started: dt.datetime,
+    status: str,
+    registry: Registry,
+    counts: dict[str, dict[str, int]] | None = None,
+    by_rule: dict[str, int] | None = None,
+    message: str | None = None,
+) -> RunRecord:
+    return RunRecord(
+        run_id=uuid.uuid4().hex,
+        batch_id=batch_id,
+        batch_path=str(path),
+        content_hash=content_hash,
+        file_hashes=file_hashes,
+        as_of=as_of,
+        started_at=started,
+        finished_at=_now(),
+        status=status,
+        counts=counts or {},
+        quarantine_by_rule=by_rule or {},
+        message=message,
+        code_version=code_version(),
+        schema_version=CONTRACT_VERSION,
+        registry_version=registry.version,
+    )
+
+
+def _rejected_summary(path: Path, exc: BatchRejected, batch_id: str = "", content_hash: str = "") -> BatchSummary:
+    return BatchSummary(
+        batch_id=batch_id or path.name,
+        status="rejected",
+        content_hash=content_hash,
+        path=str(path),
+        errors=[{"rule": exc.rule, "file": exc.file, "column": exc.column, "message": exc.message}],
+    )
+
+
+def _validated_summary(batch: Batch, result: ValidationResult, loaded: bool) -> BatchSummary:
+    quarantined = result.any_quarantined
+    status = ("loaded" if loaded else "validated") + ("_with_quarantine" if quarantined else "")
+    return BatchSummary(
+        batch_id=batch.batch_id,
+        status=status,
+        content_hash=batch.content_hash,
+        path=str(batch.path),
+        as_of=batch.as_of,
+        tables={name: r.counts() for name, r in result.tables.items()},
+        quarantine_by_rule=result.quarantine_by_rule(),
+        warnings=batch.warnings,
+    )
+
+
+def write_quarantine_files(paths: Paths, batch_id: str, result: ValidationResult) -> list[str]:
+    """Per table: the quarantined rows exactly as received (fix and resend) and a reasons file beside them."""
+    folder = paths.quarantine / batch_id
+    if folder.exists():
+        shutil.rmtree(folder)
+    written: list[str] = []
+    for name, r in result.tables.items():
+        if not r.quarantined_count:
+            continue
+        rows = r.quarantined.drop(ROW)
+        reasons = r.violations.join(
+            r.quarantined.select(ROW).with_row_index("quarantine_file_row", offset=1), on=ROW
+        ).select(
+            "quarantine_file_row",
+            pl.col(ROW).alias("source_row"),
+            "rule",
+            "column",
+            pl.col("rule").replace_strict(RULES, default="").alias("explanation"),
+        )
+        io.write_csv_atomic(rows, folder / f"{name}.csv")
+        io.write_csv_atomic(reasons, folder / f"{name}_reasons.csv")
+        written += [str(folder / f"{name}.csv"), str(folder / f"{name}_reasons.csv")]
+    return written
+
+
+def _loaded_context(paths: Paths) -> tuple[Loaded, dict[str, str]]:
+    if not paths.warehouse.exists():
+        return Loaded(), {}
+    with io.warehouse(paths.warehouse, read_only=True) as con:
+        return read_loaded_context(con), loaded_content_hashes(con)
+
+
+def validate_batches(
+    paths: Paths,
+    folders: Sequence[Path],
+    run_date: dt.date,
+    registry: Registry | None = None,
+    progress: Progress = _no_progress,
+) -> RunSummary:
+    """Judge each batch against the contract and the warehouse as it stands; write nothing."""
+    registry = registry or default_registry()
+    loaded, _ = _loaded_context(paths)
+    summaries: list[BatchSummary] = []
+    for folder in folders:
+        progress(f"{folder.name}: reading")
+        try:
+            batch = read_batch(folder, run_date)
+        except BatchRejected as exc:
+            summaries.append(_rejected_summary(folder, exc))
+            continue
+        progress(f"{batch.batch_id}: validating")
+        summaries.append(_validated_summary(batch, validate_batch(batch, loaded, registry), loaded=False))
+    return RunSummary(batches=summaries, as_of=None)
+
+
+def refresh_batches(
+    paths: Paths,
+    folders: Sequence[Path],
+    run_date: dt.date,
+    registry: Registry | None = None,
+    progress: Progress = _no_progress,
+) -> RunSummary:
+    """Ingest, validate and load each batch in order, each in its own transaction."""
+    registry = registry or default_registry()
+    summaries: list[BatchSummary] = []
+    with io.warehouse(paths.warehouse) as con:
+        for folder in folders:
+            summaries.append(_refresh_one(con, paths, folder, run_date, registry, progress))
+        as_of = warehouse_as_of(con)
+        con.execute("CHECKPOINT")
+    return RunSummary(batches=summaries, as_of=as_of)
+
+
+def _refresh_one(
+    con: io.duckdb.DuckDBPyConnection,
+    paths: Paths,
+    folder: Path,
+    run_date: dt.date,
+    registry: Registry,
+    progress: Progress,
+) -> BatchSummary:
+    started = _now()
+    progress(f"{folder.name}: reading")
+    try:
+        ident = identify(folder, run_date)
+    except BatchRejected as exc:
+        record_run(
+            con,
+            _run_record(folder.name, folder, "", {}, None, started, "rejected", registry, message=exc.message),
+        )
+        return _rejected_summary(folder, exc)
+    if ident.content_hash in loaded_content_hashes(con):
+        run = _run_record(
+            ident.batch_id,
+            folder,
+            ident.content_hash,
+            ident.file_hashes,
+            ident.as_of,
+            started,
+            "already_loaded",
+            registry,
+        )
+        record_run(con, run)
+        return BatchSummary(
+            batch_id=ident.batch_id,
+            status="already_loaded",
+            content_hash=ident.content_hash,
+            path=str(folder),
+            run_id=run.run_id,
+            as_of=ident.as_of,
+            warnings=list(ident.warnings),
+        )
+    try:
+        batch = read_batch(folder, run_date)
+    except BatchRejected as exc:
+        record_run(
+            con,
+            _run_record(
+                ident.batch_id,
+                folder,
+                ident.content_hash,
+                ident.file_hashes,
+                ident.as_of,
+                started,
+                "rejected",
+                registry,
+                message=exc.message,
+            ),
+        )
+        return _rejected_summary(folder, exc, ident.batch_id, ident.content_hash)
+    progress(f"{batch.batch_id}: validating")
+    result = validate_batch(batch, read_loaded_context(con), registry)
+    summary = _validated_summary(batch, result, loaded=True)
+    progress(f"{batch.batch_id}: loading")
+    run = _run_record(
+        batch.batch_id,
+        folder,
+        batch.content_hash,
+        batch.file_hashes,
+        batch.as_of,
+        started,
+        summary.status,
+        registry,
+        counts=summary.tables,
+        by_rule=summary.quarantine_by_rule,
+    )
+    load_batch(con, result, run)
+    summary.run_id = run.run_id
+    summary.quarantine_files = write_quarantine_files(paths, batch.batch_id, result)
+    return summary
+
+
+def raw_batches(paths: Paths) -> list[Path]:
+    """Batch folders under ``<home>/raw``, in name order (name them by export date to load in order)."""
+    if not paths.raw.exists():
+        return []
+    return sorted(p for p in paths.raw.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -1,0 +1,480 @@
+"""Validate: split every input row into valid or quarantined, with every rule it broke (DESIGN section 3).
+
+Order of work per table: collapse exact duplicates (counted) → flag conflicting duplicates → parse text into
+types (rule `type`) → the Pandera contract (types, ranges, enums, patterns, cross-column rules, future dates)
+→ rules that need context: other tables of the batch, what is already loaded, and the instrument registry.
+Tables are judged parents first, so a child of a quarantined row is quarantined as `parent_quarantined`.
+Nothing here writes anything: ``validate`` and ``refresh`` share it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from pipeline.config import MEAN_SCORE_TOLERANCE, PRE_INTAKE_WINDOW_DAYS
+from pipeline.ingest import ROW, Batch
+from pipeline.score import ADMIN_KEY, score_items
+from schemas.inputs import RULE_COLUMNS, TABLES, TableSpec
+from schemas.registry import Registry
+
+VIOLATION_SCHEMA = pl.Schema(
+    {
+        ROW: pl.UInt32(),
+        "rule": pl.String(),
+        "column": pl.String(),
+        "value": pl.String(),
+    }
+)
+MASKED_RULES = ("pattern", "enum")
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+
+
+class ContractDrift(RuntimeError):
+    """Pandera reported a schema-level failure after parsing: the code and the contract disagree (a bug)."""
+
+
+@dataclass
+class TableResult:
+    """The verdict on one input table of one batch."""
+
+    name: str
+    received: int
+    duplicates: int
+    valid: pl.DataFrame  # typed contract columns, ready to load
+    quarantined: pl.DataFrame  # the quarantined rows as received (text), with ROW
+    violations: pl.DataFrame  # ROW, rule, column, value (masked where needed)
+
+    @property
+    def loaded(self) -> int:
+        return self.valid.height
+
+    @property
+    def quarantined_count(self) -> int:
+        return self.quarantined.height
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "loaded": self.loaded,
+            "quarantined": self.quarantined_count,
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass
+class Loaded:
+    """What the warehouse already holds that validation of a new batch depends on."""
+
+    clients: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"client_id": pl.String, "intake_date": pl.Date, "discharge_date": pl.Date}
+        )
+    )
+    sessions: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={
+                "session_id": pl.String,
+                "client_id": pl.String,
+                "session_date": pl.Date,
+                "kind": pl.String,
+            }
+        )
+    )
+
+
+@dataclass
+class ValidationResult:
+    tables: dict[str, TableResult]
+
+    def quarantine_by_rule(self) -> dict[str, int]:
+        """Rows quarantined per rule (a row breaking two rules counts under both)."""
+        counts: dict[str, int] = {}
+        for result in self.tables.values():
+            per_rule = result.violations.unique([ROW, "rule"]).group_by("rule").len()
+            for rule, n in per_rule.iter_rows():
+                counts[rule] = counts.get(rule, 0) + n
+        return dict(sorted(counts.items()))
+
+    @property
+    def any_quarantined(self) -> bool:
+        return any(r.quarantined_count for r in self.tables.values())
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+
+def _parse(column: str, dtype: pl.DataType) -> pl.Expr:
+    text = pl.col(column)
+    if dtype == pl.Int64:
+        integral = text.str.contains(r"^[+-]?\d+(\.0*)?$")
+        return pl.when(integral).then(text.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False))
+    if dtype == pl.Float64:
+        number = text.cast(pl.Float64, strict=False)
+        return pl.when(number.is_finite()).then(number)
+    if dtype == pl.Boolean:
+        lowered = text.str.to_lowercase()
+        return pl.when(lowered.is_in(TRUE_WORDS)).then(True).when(lowered.is_in(FALSE_WORDS)).then(False)
+    if dtype == pl.Date:
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    return text
+
+
+def parse_types(text: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed frame (ROW kept) and `type` violations for values that did not parse."""
+    dtypes = spec.dtypes
+    typed = text.with_columns(_parse(c, t).cast(t).alias(c) for c, t in dtypes.items() if t != pl.String)
+    for column, default in spec.defaults:
+        typed = typed.with_columns(pl.col(column).fill_null(pl.lit(default).cast(dtypes[column])))
+    failures = [
+        text.filter(pl.col(c).is_not_null() & typed[c].is_null()).select(
+            ROW, rule=pl.lit("type"), column=pl.lit(c), value=pl.col(c)
+        )
+        for c, t in dtypes.items()
+        if t != pl.String
+    ]
+    return typed, _concat(failures)
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+def _empty_violations() -> pl.DataFrame:
+    return pl.DataFrame(schema=VIOLATION_SCHEMA)
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [f.select(ROW, "rule", "column", pl.col("value").cast(pl.String)) for f in frames if f.height]
+    if not frames:
+        return _empty_violations()
+    return pl.concat([f.cast(VIOLATION_SCHEMA) for f in frames])
+
+
+def flag(frame: pl.DataFrame, condition: pl.Expr, rule: str, column: str, value: pl.Expr | None = None) -> pl.DataFrame:
+    """Violations for the rows of ``frame`` (which must carry ROW) where ``condition`` is true."""
+    return frame.filter(condition.fill_null(False)).select(
+        ROW,
+        rule=pl.lit(rule),
+        column=pl.lit(column),
+        value=(value if value is not None else pl.lit(None)).cast(pl.String),
+    )
+
+
+def _rule_of(check: str) -> str:
+    if check == "not_nullable":
+        return "required"
+    if check.startswith("isin"):
+        return "enum"
+    if check.startswith(("in_range", "greater_than", "less_than", "equal_to", "not_equal_to")):
+        return "in_range"
+    if check.startswith("str_matches"):
+        return "pattern"
+    if check in ("field_uniqueness", "multiple_fields_uniqueness"):
+        return "conflicting_duplicate"
+    return check
+
+
+def contract_violations(typed: pl.DataFrame, spec: TableSpec, as_of: dt.date) -> pl.DataFrame:
+    """Run the Pandera model (lazy, so every failure is reported) and turn failures into violations."""
+    schema = spec.schema(as_of)
+    try:
+        schema.validate(typed.drop(ROW), lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        if cases["index"].null_count():
+            broken = cases.filter(pl.col("index").is_null()).select("column", "check").row(0)
+            raise ContractDrift(f"{spec.name}: schema-level failure {broken} after parsing") from exc
+        rows = typed[ROW]
+        is_frame_check = pl.col("schema_context") == "DataFrameSchema"
+        rule = pl.col("check").map_elements(_rule_of, return_dtype=pl.String)
+        out = cases.select(
+            pl.lit(rows.gather(cases["index"].cast(pl.UInt32))).alias(ROW),
+            rule.alias("rule"),
+            pl.when(is_frame_check).then(None).otherwise(pl.col("column")).alias("column"),
+            pl.when(is_frame_check | (pl.col("check") == "not_nullable"))
+            .then(None)
+            .otherwise(pl.col("failure_case"))
+            .alias("value"),
+        )
+        return out.with_columns(
+            pl.when(pl.col("column").is_null())
+            .then(pl.col("rule").replace_strict(RULE_COLUMNS, default=None))
+            .otherwise(pl.col("column"))
+            .alias("column")
+        )
+    return _empty_violations()
+
+
+def mask(value: pl.Expr) -> pl.Expr:
+    """Length and character classes only, so a mistyped identifier never lands in the warehouse."""
+    classes = pl.concat_str(
+        [
+            pl.when(value.str.contains("[A-Z]")).then(pl.lit("upper")),
+            pl.when(value.str.contains("[a-z]")).then(pl.lit("lower")),
+            pl.when(value.str.contains("[0-9]")).then(pl.lit("digit")),
+            pl.when(value.str.contains("[^A-Za-z0-9]")).then(pl.lit("other")),
+        ],
+        separator="+",
+        ignore_nulls=True,
+    )
+    return pl.when(value.is_not_null()).then(pl.format("[masked: {} chars, {}]", value.str.len_chars(), classes))
+
+
+# --- per table ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    spec: TableSpec
+    received: int
+    duplicates: int
+    text: pl.DataFrame  # deduplicated text rows with ROW
+    typed: pl.DataFrame  # same rows, typed, with ROW
+    violations: list[pl.DataFrame]
+
+    def bad_rows(self) -> pl.Series:
+        return _concat(self.violations)[ROW].unique()
+
+
+def prepare(text: pl.DataFrame, spec: TableSpec, as_of: dt.date) -> _Prepared:
+    """Everything that can be judged from the table alone."""
+    columns = spec.columns
+    deduped = text.filter(pl.struct(columns).is_first_distinct())
+    conflicting = flag(deduped, pl.struct(list(spec.key)).is_duplicated(), "conflicting_duplicate", ",".join(spec.key))
+    typed, type_failures = parse_types(deduped, spec)
+    contract = contract_violations(typed, spec, as_of)
+    # A value that failed to parse is null in the typed frame; don't also report it as a missing value.
+    contract = contract.join(
+        type_failures.select(ROW, "column", rule=pl.lit("required")), on=[ROW, "column", "rule"], how="anti"
+    )
+    return _Prepared(
+        spec=spec,
+        received=text.height,
+        duplicates=text.height - deduped.height,
+        text=deduped,
+        typed=typed,
+        violations=[conflicting, type_failures, contract],
+    )
+
+
+def _finish(prep: _Prepared) -> TableResult:
+    violations = (
+        _concat(prep.violations)
+        .unique([ROW, "rule", "column"], keep="first")
+        .with_columns(
+            pl.when(pl.col("rule").is_in(MASKED_RULES))
+            .then(mask(pl.col("value")))
+            .otherwise(pl.col("value"))
+            .alias("value")
+        )
+        .sort(ROW, "rule", "column", nulls_last=True)
+    )
+    bad = violations[ROW].unique()
+    is_bad = pl.col(ROW).is_in(bad.implode())
+    valid = prep.typed.filter(~is_bad).sort(ROW).drop(ROW)
+    quarantined = prep.text.filter(is_bad).sort(ROW)
+    result = TableResult(
+        name=prep.spec.name,
+        received=prep.received,
+        duplicates=prep.duplicates,
+        valid=valid,
+        quarantined=quarantined,
+        violations=violations,
+    )
+    if result.received != result.loaded + result.quarantined_count + result.duplicates:
+        raise AssertionError(f"{prep.spec.name}: counts do not reconcile: {result.counts()}")
+    return result
+
+
+def _ids(frame: pl.DataFrame, column: str) -> pl.Series:
+    return frame[column].drop_nulls().unique().implode()
+
+
+def validate_batch(batch: Batch, loaded: Loaded, registry: Registry) -> ValidationResult:
+    """Judge every row of the batch; parents (clients) before children (sessions, measures, goals)."""
+    prep = {spec.name: prepare(batch.tables[spec.name], spec, batch.as_of) for spec in TABLES}
+    clients, sessions, measures, goals = (prep[t.name] for t in TABLES)
+
+    # clients: a new version must not invalidate sessions already loaded and not resent in this batch.
+    batch_session_ids = _ids(sessions.text, "session_id")
+    kept_sessions = loaded.sessions.filter(~pl.col("session_id").is_in(batch_session_ids))
+    candidates = clients.typed.filter(~pl.col(ROW).is_in(clients.bad_rows().implode()))
+    conflicts = candidates.join(kept_sessions, on="client_id", how="inner").filter(
+        session_outside_episode(pl.col("session_date"), pl.col("kind"), pl.col("intake_date"), pl.col("discharge_date"))
+    )
+    clients.violations.append(
+        flag(conflicts.unique(ROW), pl.lit(True), "conflicts_with_loaded", "intake_date,discharge_date")
+    )
+    client_result = _finish(clients)
+
+    batch_client_ids = _ids(clients.text, "client_id")
+    quarantined_client_ids = _ids(client_result.quarantined, "client_id")
+    known_client_ids = (
+        pl.concat([clients.text["client_id"], loaded.clients["client_id"]]).drop_nulls().unique().implode()
+    )
+    episode = pl.concat(
+        [
+            client_result.valid.select("client_id", "intake_date", "discharge_date"),
+            loaded.clients.filter(~pl.col("client_id").is_in(batch_client_ids)).select(
+                "client_id", "intake_date", "discharge_date"
+            ),
+        ]
+    )
+
+    def client_rules(p: _Prepared) -> None:
+        p.violations.append(flag(p.typed, ~pl.col("client_id").is_in(known_client_ids), "orphan_client", "client_id"))
+        p.violations.append(
+            flag(p.typed, pl.col("client_id").is_in(quarantined_client_ids), "parent_quarantined", "client_id")
+        )
+
+    # sessions
+    client_rules(sessions)
+    with_episode = sessions.typed.join(episode, on="client_id", how="inner")
+    sessions.violations.append(
+        flag(
+            with_episode,
+            (pl.col("kind") != "consultation")
+            & (pl.col("intake_date").is_null() | (pl.col("session_date") < pl.col("intake_date"))),
+            "session_before_intake",
+            "session_date,intake_date",
+        )
+    )
+    sessions.violations.append(
+        flag(
+            with_episode,
+            pl.col("session_date") > pl.col("discharge_date"),
+            "session_after_discharge",
+            "session_date,discharge_date",
+        )
+    )
+    session_result = _finish(sessions)
+
+    # measures
+    client_rules(measures)
+    _measure_rules(measures, registry, session_result, loaded, episode)
+    measure_result = _finish(measures)
+
+    # goals
+    client_rules(goals)
+    goal_result = _finish(goals)
+
+    return ValidationResult(tables={r.name: r for r in (client_result, session_result, measure_result, goal_result)})
+
+
+def session_outside_episode(date: pl.Expr, kind: pl.Expr, intake: pl.Expr, discharge: pl.Expr) -> pl.Expr:
+    """A session that the episode's dates would make invalid (consultations may precede intake)."""
+    before = (kind != "consultation") & (intake.is_null() | (date < intake))
+    after = discharge.is_not_null() & (date > discharge)
+    return (before | after).fill_null(False)
+
+
+def registry_frame(registry: Registry) -> pl.DataFrame:
+    """Every accepted (instrument, item-or-scale id) with its allowed range."""
+    rows = []
+    for inst in registry.instruments.values():
+        for item_id in sorted(inst.accepted_item_ids()):
+            lo, hi = inst.range_of(item_id)
+            rows.append(
+                {
+                    "instrument": inst.id,
+                    "item": item_id,
+                    "lo": lo,
+                    "hi": hi,
+                    "is_scale": item_id in inst.scales,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def _measure_rules(
+    measures: _Prepared, registry: Registry, sessions: TableResult, loaded: Loaded, episode: pl.DataFrame
+) -> None:
+    typed = measures.typed
+    accepted = registry_frame(registry)
+    with_item = typed.join(accepted, on=["instrument", "item"], how="left")
+    known_instrument = pl.col("instrument").is_in(list(registry.instruments))
+    add = measures.violations.append
+    add(flag(with_item, ~known_instrument, "unknown_instrument", "instrument"))
+    add(flag(with_item, known_instrument & pl.col("lo").is_null(), "unknown_item", "item"))
+    add(
+        flag(
+            with_item,
+            (pl.col("value") < pl.col("lo")) | (pl.col("value") > pl.col("hi")),
+            "in_range",
+            "value",
+            pl.col("value"),
+        )
+    )
+
+    # The session an answer refers to must exist and belong to the same client.
+    bad_session_rows = sessions.quarantined.select("session_id", "client_id", _quarantined=pl.lit(True))
+    all_sessions = pl.concat(
+        [
+            sessions.valid.select("session_id", "client_id", _quarantined=pl.lit(False)),
+            bad_session_rows.filter(pl.col("session_id").is_not_null()),
+            loaded.sessions.filter(~pl.col("session_id").is_in(_ids(sessions.quarantined, "session_id")))
+            .filter(~pl.col("session_id").is_in(_ids(sessions.valid, "session_id")))
+            .select("session_id", "client_id", _quarantined=pl.lit(False)),
+        ]
+    ).unique("session_id", keep="first")
+    linked = typed.filter(pl.col("session_id").is_not_null()).join(
+        all_sessions.rename({"client_id": "_session_client"}), on="session_id", how="left"
+    )
+    add(flag(linked, pl.col("_quarantined").is_null(), "orphan_session", "session_id"))
+    add(flag(linked, pl.col("_quarantined") == True, "parent_quarantined", "session_id"))  # noqa: E712
+    add(
+        flag(
+            linked,
+            pl.col("_session_client").is_not_null() & (pl.col("_session_client") != pl.col("client_id")),
+            "session_client_mismatch",
+            "session_id,client_id",
+        )
+    )
+
+    windowed = typed.join(episode, on="client_id", how="inner")
+    add(
+        flag(
+            windowed,
+            pl.col("administered_on") < pl.col("intake_date") - pl.duration(days=PRE_INTAKE_WINDOW_DAYS),
+            "before_intake_window",
+            "administered_on,intake_date",
+        )
+    )
+
+    # A supplied scale score must agree with the score of its complete items (all rows of the administration).
+    clean = typed.filter(~pl.col(ROW).is_in(_concat(measures.violations)[ROW].unique().implode()))
+    supplied = clean.join(accepted.filter("is_scale"), on=["instrument", "item"], how="inner").filter(
+        pl.col("value").is_not_null()
+    )
+    if supplied.height == 0:
+        return
+    scored = score_items(clean.filter(pl.col("client_id").is_in(_ids(supplied, "client_id"))), registry)
+    tolerance = pl.when(pl.col("method") == "mean").then(MEAN_SCORE_TOLERANCE).otherwise(1e-9)
+    methods = pl.DataFrame(
+        [
+            {"instrument": i.id, "scale": s.id, "method": s.method}
+            for i in registry.instruments.values()
+            for s in i.scales.values()
+        ]
+    )
+    mismatched = (
+        supplied.rename({"item": "scale", "value": "supplied"})
+        .join(scored.filter(pl.col("n_answered") == pl.col("n_items")), on=[*ADMIN_KEY, "scale"], how="inner")
+        .join(methods, on=["instrument", "scale"], how="left")
+        .filter((pl.col("score") - pl.col("supplied")).abs() > tolerance)
+        .select(ADMIN_KEY)
+        .unique()
+    )
+    add(flag(typed.join(mismatched, on=ADMIN_KEY, how="semi"), pl.lit(True), "total_mismatch", "item,value"))
+
+
+def loaded_context_columns() -> dict[str, list[str]]:
+    """Columns of the warehouse tables that validation reads (see ``Loaded``)."""
+    return {
+        "clients": ["client_id", "intake_date", "discharge_date"],
+        "sessions": ["session_id", "client_id", "session_date", "kind"],
+    }

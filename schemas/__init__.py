@@ -1,0 +1,1 @@
+"""Every contract: input models, instrument registry."""

@@ -1,0 +1,260 @@
+"""The instrument registry: one TOML file per instrument under ``schemas/instruments/``.
+
+Instruments are data so that validation and scoring read the same definitions, and a practice adds its own
+instrument by adding a file. Item wording is never stored (several instruments are copyrighted): ids only.
+Every published result records ``Registry.version``, a hash of the files' contents, so a number can always be
+traced to the definitions it was computed with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+INSTRUMENTS_DIR = Path(__file__).parent / "instruments"
+DOMAINS = ("symptom", "self", "professional", "goal")
+PRORATION_METHODS = ("mean_of_answered",)
+
+
+class RegistryError(ValueError):
+    """An instrument file is missing a field or contradicts itself."""
+
+
+@dataclass(frozen=True)
+class Band:
+    label: str
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A score computed from items: its rule, direction and the published facts used for change."""
+
+    id: str
+    label: str
+    items: tuple[str, ...]
+    method: Literal["sum", "mean"]
+    higher_is_better: bool
+    min: float
+    max: float
+    max_missing: int = 0
+    proration: str = "mean_of_answered"
+    reliability: float | None = None
+    reliability_source: str = ""
+    rc_sd: float | None = None
+    rc_sd_source: str = ""
+    rc_points: float | None = None
+    rc_points_source: str = ""
+    caseness_cutoff: float | None = None
+    caseness_source: str = ""
+    clinical_mean: float | None = None
+    clinical_sd: float | None = None
+    functional_mean: float | None = None
+    functional_sd: float | None = None
+    norms_source: str = ""
+    bands: tuple[Band, ...] = ()
+
+    def band_of(self, score: float) -> str | None:
+        """Severity band label for a score; bands are closed intervals on the scale's own units."""
+        for band in self.bands:
+            if band.min <= score <= band.max:
+                return band.label
+        return None
+
+
+@dataclass(frozen=True)
+class Instrument:
+    id: str
+    name: str
+    version: str
+    domain: str
+    validated: bool
+    enabled: bool
+    citation: str
+    licence: str
+    note: str
+    item_ids: tuple[str, ...]
+    item_min: float
+    item_max: float
+    reverse_items: frozenset[str]
+    risk_items: frozenset[str]
+    scales: dict[str, Scale] = field(default_factory=dict)
+
+    def accepted_item_ids(self) -> frozenset[str]:
+        """Ids a `measures.item` may carry: an item, or a scale id when only a score was exported."""
+        return frozenset(self.item_ids) | frozenset(self.scales)
+
+    def range_of(self, item_or_scale: str) -> tuple[float, float]:
+        if item_or_scale in self.scales:
+            scale = self.scales[item_or_scale]
+            return scale.min, scale.max
+        return self.item_min, self.item_max
+
+
+@dataclass(frozen=True)
+class Registry:
+    instruments: dict[str, Instrument]
+    version: str
+
+    def __getitem__(self, instrument_id: str) -> Instrument:
+        return self.instruments[instrument_id]
+
+    def __contains__(self, instrument_id: object) -> bool:
+        return instrument_id in self.instruments
+
+    def enabled(self) -> list[Instrument]:
+        return [i for i in self.instruments.values() if i.enabled]
+
+
+def _require(data: dict[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise RegistryError(f"{where}: required field '{key}' is missing; add it to the instrument file.")
+    return data[key]
+
+
+def _opt_float(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    return None if value is None else float(value)
+
+
+def _parse_scale(scale_id: str, data: dict[str, Any], inst_id: str, items: dict[str, Any]) -> Scale:
+    where = f"{inst_id}.toml [scales.{scale_id}]"
+    scale_items = tuple(_require(data, "items", where))
+    method = _require(data, "method", where)
+    if method not in ("sum", "mean"):
+        raise RegistryError(f"{where}: method must be 'sum' or 'mean', not {method!r}.")
+    item_min, item_max = float(items["min"]), float(items["max"])
+    n = len(scale_items)
+    lo, hi = (item_min * n, item_max * n) if method == "sum" else (item_min, item_max)
+    bands = tuple(Band(str(b["label"]), float(b["min"]), float(b["max"])) for b in data.get("bands", []))
+    proration = str(data.get("proration", "mean_of_answered"))
+    if proration not in PRORATION_METHODS:
+        raise RegistryError(f"{where}: proration must be one of {PRORATION_METHODS}, not {proration!r}.")
+    return Scale(
+        id=scale_id,
+        label=str(_require(data, "label", where)),
+        items=scale_items,
+        method=method,
+        higher_is_better=bool(_require(data, "higher_is_better", where)),
+        min=lo,
+        max=hi,
+        max_missing=int(data.get("max_missing", 0)),
+        proration=proration,
+        reliability=_opt_float(data, "reliability"),
+        reliability_source=str(data.get("reliability_source", "")),
+        rc_sd=_opt_float(data, "rc_sd"),
+        rc_sd_source=str(data.get("rc_sd_source", "")),
+        rc_points=_opt_float(data, "rc_points"),
+        rc_points_source=str(data.get("rc_points_source", "")),
+        caseness_cutoff=_opt_float(data, "caseness_cutoff"),
+        caseness_source=str(data.get("caseness_source", "")),
+        clinical_mean=_opt_float(data, "clinical_mean"),
+        clinical_sd=_opt_float(data, "clinical_sd"),
+        functional_mean=_opt_float(data, "functional_mean"),
+        functional_sd=_opt_float(data, "functional_sd"),
+        norms_source=str(data.get("norms_source", "")),
+        bands=bands,
+    )
+
+
+def parse_instrument(data: dict[str, Any], source: str = "<memory>") -> Instrument:
+    """Build an Instrument from a parsed TOML document and check it is self-consistent."""
+    where = source
+    inst_id = str(_require(data, "id", where))
+    items = _require(data, "items", where)
+    item_ids = tuple(_require(items, "ids", f"{where} [items]"))
+    scales_data = _require(data, "scales", where)
+    inst = Instrument(
+        id=inst_id,
+        name=str(_require(data, "name", where)),
+        version=str(_require(data, "version", where)),
+        domain=str(_require(data, "domain", where)),
+        validated=bool(_require(data, "validated", where)),
+        enabled=bool(data.get("enabled", True)),
+        citation=str(_require(data, "citation", where)),
+        licence=str(_require(data, "licence", where)),
+        note=str(data.get("note", "")),
+        item_ids=item_ids,
+        item_min=float(_require(items, "min", f"{where} [items]")),
+        item_max=float(_require(items, "max", f"{where} [items]")),
+        reverse_items=frozenset(items.get("reverse", [])),
+        risk_items=frozenset(items.get("risk", [])),
+        scales={sid: _parse_scale(sid, s, inst_id, items) for sid, s in scales_data.items()},
+    )
+    check_instrument(inst, where)
+    return inst
+
+
+def check_instrument(inst: Instrument, where: str) -> None:
+    """Reject files whose parts contradict each other; a wrong registry would corrupt every score."""
+    problems: list[str] = []
+    if inst.domain not in DOMAINS:
+        problems.append(f"domain {inst.domain!r} is not one of {DOMAINS}")
+    if len(set(inst.item_ids)) != len(inst.item_ids):
+        problems.append("item ids repeat")
+    if not inst.item_ids:
+        problems.append("there are no items")
+    for item in inst.item_ids:
+        if not item.startswith(f"{inst.id}_"):
+            problems.append(f"item id {item!r} does not start with '{inst.id}_'")
+    if inst.item_min >= inst.item_max:
+        problems.append("item min is not below item max")
+    for name, group in (("reverse", inst.reverse_items), ("risk", inst.risk_items)):
+        unknown = sorted(group - set(inst.item_ids))
+        if unknown:
+            problems.append(f"{name} items {unknown} are not items of the instrument")
+    if not inst.scales:
+        problems.append("there are no scales")
+    for scale in inst.scales.values():
+        if scale.id in inst.item_ids:
+            problems.append(f"scale id {scale.id!r} collides with an item id")
+        unknown = sorted(set(scale.items) - set(inst.item_ids))
+        if unknown:
+            problems.append(f"scale {scale.id!r} uses unknown items {unknown}")
+        if not 0 <= scale.max_missing < len(scale.items):
+            problems.append(f"scale {scale.id!r}: max_missing must be 0..{len(scale.items) - 1}")
+        if scale.reliability is not None and not 0 < scale.reliability < 1:
+            problems.append(f"scale {scale.id!r}: reliability must be in (0, 1)")
+        if scale.reliability is not None and not scale.reliability_source:
+            problems.append(f"scale {scale.id!r}: reliability has no source")
+        if scale.rc_points is not None and not scale.rc_points_source:
+            problems.append(f"scale {scale.id!r}: rc_points has no source")
+        if scale.caseness_cutoff is not None and not scale.min <= scale.caseness_cutoff <= scale.max:
+            problems.append(f"scale {scale.id!r}: caseness cutoff outside the scale's range")
+        for lo, hi in zip(scale.bands, scale.bands[1:], strict=False):
+            if lo.max >= hi.min:
+                problems.append(f"scale {scale.id!r}: bands {lo.label!r} and {hi.label!r} overlap or are unordered")
+        if scale.bands and (scale.bands[0].min != scale.min or scale.bands[-1].max != scale.max):
+            problems.append(f"scale {scale.id!r}: bands do not cover {scale.min:g}..{scale.max:g}")
+    if problems:
+        raise RegistryError(f"{where}: " + "; ".join(problems) + ".")
+
+
+def load_registry(directory: Path = INSTRUMENTS_DIR) -> Registry:
+    """Read every ``*.toml`` in the directory; the registry version hashes their exact bytes."""
+    digest = hashlib.sha256()
+    instruments: dict[str, Instrument] = {}
+    for path in sorted(directory.glob("*.toml")):
+        raw = path.read_bytes()
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise RegistryError(f"{path.name}: not valid TOML ({exc}); fix the file.") from exc
+        inst = parse_instrument(data, path.name)
+        if inst.id != path.stem:
+            raise RegistryError(f"{path.name}: id {inst.id!r} does not match the file name; rename one of them.")
+        instruments[inst.id] = inst
+    if not instruments:
+        raise RegistryError(f"{directory}: no instrument files found.")
+    return Registry(instruments=instruments, version=digest.hexdigest()[:12])
+
+
+@cache
+def default_registry() -> Registry:
+    return load_registry()
