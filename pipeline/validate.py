@@ -247,10 +247,23 @@ def prepare(text: pl.DataFrame, spec: TableSpec, as_of: dt.date) -> _Prepared:
     conflicting = flag(deduped, pl.struct(list(spec.key)).is_duplicated(), "conflicting_duplicate", ",".join(spec.key))
     typed, type_failures = parse_types(deduped, spec)
     contract = contract_violations(typed, spec, as_of)
-    # A value that failed to parse is null in the typed frame; don't also report it as a missing value.
-    contract = contract.join(
-        type_failures.select(ROW, "column", rule=pl.lit("required")), on=[ROW, "column", "rule"], how="anti"
+    # A value that failed to parse is null in the typed frame, and a value outside its enum means nothing: don't
+    # also report the first as missing, nor judge a cross-column rule on either.
+    echoes = pl.DataFrame(
+        [(rule, c, cols) for rule, cols in RULE_COLUMNS.items() for c in cols.split(",")]
+        + [("required", c, c) for c in columns],
+        schema={"rule": pl.String, "_failed": pl.String, "column": pl.String},
+        orient="row",
     )
+    invalid = pl.concat(
+        [type_failures.select(ROW, "column"), contract.filter(pl.col("rule") == "enum").select(ROW, "column")]
+    )
+    suppressed = (
+        invalid.rename({"column": "_failed"})
+        .join(echoes, on="_failed")
+        .select(ROW, "rule", "column")
+    )
+    contract = contract.join(suppressed.unique(), on=[ROW, "rule", "column"], how="anti")
     return _Prepared(
         spec=spec,
         received=text.height,

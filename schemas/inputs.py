@@ -242,7 +242,7 @@ def not_after(as_of: dt.date) -> pa.Check:
     def check(data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col(data.key) <= pl.lit(as_of)).fill_null(True))
 
-    return pa.Check(check, name="future_date", error=f"date is after the batch's as-of date {as_of}")
+    return pa.Check(check, name="future_date")
 
 
 CLIENTS = TableSpec(

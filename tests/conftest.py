@@ -1,0 +1,38 @@
+"""Shared fixtures. Pandera's validation depth is pinned so value checks always run (STACK-NOTES §1)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["PANDERA_VALIDATION_DEPTH"] = "SCHEMA_AND_DATA"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from pipeline.config import Paths  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+REFDATA = ROOT.parent / "shared" / "refdata"
+
+
+@pytest.fixture
+def sample_batch() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Paths:
+    return Paths(tmp_path / "home")
+
+
+@pytest.fixture
+def refdata() -> Path:
+    """The reference datasets beside the project: skip locally when absent, fail in CI."""
+    folder = REFDATA / "clinicalsignificance"
+    if not folder.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"reference data missing at {folder}; CI must run with ../shared/ beside the repo")
+        pytest.skip(f"reference data not found at {folder} (expected ../shared/refdata beside the repo)")
+    return folder
