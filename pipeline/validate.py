@@ -258,11 +258,7 @@ def prepare(text: pl.DataFrame, spec: TableSpec, as_of: dt.date) -> _Prepared:
     invalid = pl.concat(
         [type_failures.select(ROW, "column"), contract.filter(pl.col("rule") == "enum").select(ROW, "column")]
     )
-    suppressed = (
-        invalid.rename({"column": "_failed"})
-        .join(echoes, on="_failed")
-        .select(ROW, "rule", "column")
-    )
+    suppressed = invalid.rename({"column": "_failed"}).join(echoes, on="_failed").select(ROW, "rule", "column")
     contract = contract.join(suppressed.unique(), on=[ROW, "rule", "column"], how="anti")
     return _Prepared(
         spec=spec,

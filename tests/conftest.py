@@ -6,11 +6,11 @@ import os
 
 os.environ["PANDERA_VALIDATION_DEPTH"] = "SCHEMA_AND_DATA"
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from pipeline.config import Paths  # noqa: E402
+from pipeline.config import Paths
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"

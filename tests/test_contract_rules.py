@@ -92,7 +92,9 @@ CASES: list[tuple[str, int, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("table", "index", "changes", "rule"), CASES, ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("table", "index", "changes", "rule"), CASES, ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_rule_quarantines_the_row(tmp_path: Path, table: str, index: int, changes: dict[str, Any], rule: str) -> None:
     result = validate_rows(tmp_path / "b", mutate(valid_rows(), table, index, **changes))
     broken = rules_of(result, table)
@@ -172,10 +174,17 @@ def test_masked_values_for_pattern_and_enum(tmp_path: Path) -> None:
 def test_conflicts_with_loaded(tmp_path: Path) -> None:
     """A new client row whose intake moves after an already-loaded session is held back with its children."""
     loaded = Loaded(
-        clients=pl.DataFrame({"client_id": ["C0001"], "intake_date": [None], "discharge_date": [None]},
-                             schema={"client_id": pl.String, "intake_date": pl.Date, "discharge_date": pl.Date}),
+        clients=pl.DataFrame(
+            {"client_id": ["C0001"], "intake_date": [None], "discharge_date": [None]},
+            schema={"client_id": pl.String, "intake_date": pl.Date, "discharge_date": pl.Date},
+        ),
         sessions=pl.DataFrame(
-            {"session_id": ["S0777"], "client_id": ["C0001"], "session_date": [dt.date(2026, 1, 3)], "kind": ["regular"]}
+            {
+                "session_id": ["S0777"],
+                "client_id": ["C0001"],
+                "session_date": [dt.date(2026, 1, 3)],
+                "kind": ["regular"],
+            }
         ).with_columns(pl.col("session_date").cast(pl.Date)),
     )
     result = validate_rows(tmp_path / "b", valid_rows(), loaded=loaded)
@@ -193,8 +202,10 @@ def test_client_already_loaded_is_a_valid_parent(tmp_path: Path) -> None:
     rows["sessions"] = [s for s in rows["sessions"] if s["client_id"] == "C0002"]
     rows["measures"] += [{**m, "client_id": "C0003", "session_id": None} for m in rows["measures"][17:]]
     loaded = Loaded(
-        clients=pl.DataFrame({"client_id": ["C0003"], "intake_date": [None], "discharge_date": [None]},
-                             schema={"client_id": pl.String, "intake_date": pl.Date, "discharge_date": pl.Date}),
+        clients=pl.DataFrame(
+            {"client_id": ["C0003"], "intake_date": [None], "discharge_date": [None]},
+            schema={"client_id": pl.String, "intake_date": pl.Date, "discharge_date": pl.Date},
+        ),
     )
     rows["measures"] = [m for m in rows["measures"] if m["client_id"] != "C0001"]
     result = validate_rows(tmp_path / "b", rows, loaded=loaded)

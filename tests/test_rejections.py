@@ -44,7 +44,9 @@ def _set_value(table: str, column: str, value: str) -> Callable[[Path], None]:
     def change(folder: Path) -> None:
         path = folder / f"{table}.csv"
         frame = pl.read_csv(path, infer_schema=False)
-        frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)).write_csv(path)
+        frame.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+        ).write_csv(path)
 
     return change
 
@@ -65,25 +67,102 @@ REJECTIONS: list[tuple[str, Callable[[Path], None], str, str, str | None, str | 
     ("missing_file", _drop_file, "missing_file", "measures.csv", None, None),
     ("missing_column", _drop_column, "missing_column", "clients.csv", "service", None),
     ("unknown_column", _add_column("favourite_colour"), "unknown_column", "sessions.csv", "favourite_colour", None),
-    ("identifier_column_name", _add_column("client_name", "clients"), "identifier_column", "clients.csv", "client_name", None),
+    (
+        "identifier_column_name",
+        _add_column("client_name", "clients"),
+        "identifier_column",
+        "clients.csv",
+        "client_name",
+        None,
+    ),
     ("identifier_column_email", _add_column("Email", "clients"), "identifier_column", "clients.csv", "Email", None),
-    ("identifier_column_dob", _add_column("dateofbirth", "clients"), "identifier_column", "clients.csv", "dateofbirth", None),
-    ("identifier_column_notes", _add_column("session_notes"), "identifier_column", "sessions.csv", "session_notes", None),
-    ("email_value", _set_value("clients", "practice_id", "jane.doe@example.org"), "identifier_values", "clients.csv", "practice_id", "jane.doe"),
-    ("phone_value", _set_value("sessions", "location_id", "(555) 123-4567"), "identifier_values", "sessions.csv", "location_id", "555"),
-    ("intl_phone_value", _set_value("measures", "item", "+1 555 123 4567"), "identifier_values", "measures.csv", "item", "555"),
-    ("ssn_value", _set_value("clients", "client_id", "123-45-6789"), "identifier_values", "clients.csv", "client_id", "6789"),
-    ("url_value", _set_value("clients", "presenting_themes", "https://example.org/me"), "identifier_values", "clients.csv", "presenting_themes", "example"),
-    ("unreadable_csv", _garbage("sessions.csv", b"session_id,client_id\n\xff\xfe\x00bad"), "unreadable_file", "sessions.csv", None, None),
-    ("unreadable_parquet", _garbage("goals.parquet", b"PAR1 not really"), "unreadable_file", "goals.parquet", None, None),
+    (
+        "identifier_column_dob",
+        _add_column("dateofbirth", "clients"),
+        "identifier_column",
+        "clients.csv",
+        "dateofbirth",
+        None,
+    ),
+    (
+        "identifier_column_notes",
+        _add_column("session_notes"),
+        "identifier_column",
+        "sessions.csv",
+        "session_notes",
+        None,
+    ),
+    (
+        "email_value",
+        _set_value("clients", "practice_id", "jane.doe@example.org"),
+        "identifier_values",
+        "clients.csv",
+        "practice_id",
+        "jane.doe",
+    ),
+    (
+        "phone_value",
+        _set_value("sessions", "location_id", "(555) 123-4567"),
+        "identifier_values",
+        "sessions.csv",
+        "location_id",
+        "555",
+    ),
+    (
+        "intl_phone_value",
+        _set_value("measures", "item", "+1 555 123 4567"),
+        "identifier_values",
+        "measures.csv",
+        "item",
+        "555",
+    ),
+    (
+        "ssn_value",
+        _set_value("clients", "client_id", "123-45-6789"),
+        "identifier_values",
+        "clients.csv",
+        "client_id",
+        "6789",
+    ),
+    (
+        "url_value",
+        _set_value("clients", "presenting_themes", "https://example.org/me"),
+        "identifier_values",
+        "clients.csv",
+        "presenting_themes",
+        "example",
+    ),
+    (
+        "unreadable_csv",
+        _garbage("sessions.csv", b"session_id,client_id\n\xff\xfe\x00bad"),
+        "unreadable_file",
+        "sessions.csv",
+        None,
+        None,
+    ),
+    (
+        "unreadable_parquet",
+        _garbage("goals.parquet", b"PAR1 not really"),
+        "unreadable_file",
+        "goals.parquet",
+        None,
+        None,
+    ),
     ("ambiguous_file", _both_formats, "ambiguous_file", "goals.csv", None, None),
     ("bad_batch_toml", _garbage("batch.toml", b"exported_at = [unclosed"), "unreadable_file", "batch.toml", None, None),
 ]
 
 
-@pytest.mark.parametrize(("change", "rule", "file", "column", "forbidden"), [r[1:] for r in REJECTIONS], ids=[r[0] for r in REJECTIONS])
+@pytest.mark.parametrize(
+    ("change", "rule", "file", "column", "forbidden"), [r[1:] for r in REJECTIONS], ids=[r[0] for r in REJECTIONS]
+)
 def test_rejection(
-    tmp_path: Path, home: Paths, change: Callable[[Path], None], rule: str, file: str, column: str | None,
+    tmp_path: Path,
+    home: Paths,
+    change: Callable[[Path], None],
+    rule: str,
+    file: str,
+    column: str | None,
     forbidden: str | None,
 ) -> None:
     refresh_batches(home, [write_batch(tmp_path / "first", valid_rows())], AS_OF)

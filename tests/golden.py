@@ -1,0 +1,57 @@
+"""Golden end-to-end output on data/sample: `make golden` rewrites it; only ever on purpose, with the diff read.
+
+Run as ``python -m tests.golden``. The golden file holds what a refresh of the sample must produce: the summary
+(without run ids and paths) and a fingerprint of every warehouse table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pipeline import io
+from pipeline.config import Paths
+from pipeline.stages import refresh_batches
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+GOLDEN = Path(__file__).parent / "golden" / "sample_refresh.json"
+
+FINGERPRINTS = {
+    "clients": "SELECT service, helping_professional, count(*) AS n, count(intake_date) AS with_intake, "
+    "count(discharge_date) AS discharged FROM clients GROUP BY ALL ORDER BY ALL",
+    "sessions": "SELECT kind, status, modality, count(*) AS n, sum(duration_min) AS minutes FROM sessions "
+    "GROUP BY ALL ORDER BY ALL",
+    "measures": "SELECT instrument, count(*) AS n, count(value) AS answered, round(sum(value), 6) AS total "
+    "FROM measures GROUP BY ALL ORDER BY ALL",
+    "goals": "SELECT attainment, count(*) AS n, sum(weight) AS weight FROM goals GROUP BY ALL ORDER BY ALL",
+}
+
+
+def golden_output() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = Paths(Path(tmp))
+        summary = refresh_batches(paths, [SAMPLE], dt.date(2026, 10, 31)).to_dict()
+        for batch in summary["batches"]:
+            batch.pop("run_id")
+            batch.pop("path")
+        with io.warehouse(paths.warehouse, read_only=True) as con:
+            tables = {
+                name: [[str(v) for v in row] for row in con.execute(sql).fetchall()]
+                for name, sql in FINGERPRINTS.items()
+            }
+    return {"summary": summary, "warehouse": tables}
+
+
+def main() -> None:
+    GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+    GOLDEN.write_text(json.dumps(golden_output(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {GOLDEN.relative_to(ROOT)}; read `git diff {GOLDEN.relative_to(ROOT)}` before committing")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The instrument registry: every file loads, is self-consistent, and carries the published facts."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from schemas.registry import INSTRUMENTS_DIR, RegistryError, load_registry, parse_instrument
+
+REQUIRED = ("phq9", "gad7", "proqol5", "ifs_self", "self_energy_8c")
+
+
+def test_every_file_loads_and_required_instruments_exist() -> None:
+    registry = load_registry()
+    assert set(REQUIRED) <= set(registry.instruments)
+    assert len(registry.version) == 12
+
+
+@pytest.mark.parametrize("path", sorted(INSTRUMENTS_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_each_file_is_complete(path: Path) -> None:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    inst = parse_instrument(data, path.name)
+    assert inst.citation and inst.licence and inst.version
+    for scale in inst.scales.values():
+        assert scale.label
+        if scale.reliability is not None:
+            assert scale.reliability_source
+    text = path.read_text(encoding="utf-8").lower()
+    assert "wording" not in data and "text" not in data.get("items", {}), "item wording is never stored"
+    assert "over the last 2 weeks" not in text
+
+
+def test_published_facts() -> None:
+    r = load_registry()
+    phq = r["phq9"].scales["total"]
+    assert (len(phq.items), phq.min, phq.max, phq.reliability, phq.caseness_cutoff, phq.rc_points) == (
+        9,
+        0,
+        27,
+        0.89,
+        10,
+        6,
+    )
+    assert not phq.higher_is_better and r["phq9"].risk_items == {"phq9_9"}
+    assert [b.min for b in phq.bands] == [0, 5, 10, 15, 20]
+    gad = r["gad7"].scales["total"]
+    assert (len(gad.items), gad.max, gad.reliability, gad.caseness_cutoff, gad.rc_points) == (7, 21, 0.92, 8, 4)
+    assert [b.min for b in gad.bands] == [0, 5, 10, 15]
+    pq = r["proqol5"]
+    assert len(pq.item_ids) == 30 and pq.item_min == 1 and pq.item_max == 5
+    assert pq.reverse_items == {f"proqol5_{i}" for i in (1, 4, 15, 17, 29)}
+    assert set(pq.scales["burnout"].items) == {f"proqol5_{i}" for i in (1, 4, 8, 10, 15, 17, 19, 21, 26, 29)}
+    assert set(pq.scales["compassion_satisfaction"].items) == {
+        f"proqol5_{i}" for i in (3, 6, 12, 16, 18, 20, 22, 24, 27, 30)
+    }
+    assert set(pq.scales["secondary_traumatic_stress"].items) == {
+        f"proqol5_{i}" for i in (2, 5, 7, 9, 11, 13, 14, 23, 25, 28)
+    }
+    for scale in pq.scales.values():
+        assert (scale.min, scale.max) == (10, 50)
+        assert [(b.label, b.min, b.max) for b in scale.bands] == [
+            ("low", 10, 22),
+            ("moderate", 23, 41),
+            ("high", 42, 50),
+        ]
+    ifs = r["ifs_self"]
+    s = ifs.scales["total"]
+    assert (len(ifs.item_ids), ifs.item_min, ifs.item_max, s.reliability, s.rc_sd, s.functional_mean) == (
+        9,
+        1,
+        5,
+        0.93,
+        7.34,
+        32.91,
+    )
+    assert s.higher_is_better and s.caseness_cutoff is None and not ifs.reverse_items and not ifs.validated
+    c8 = r["self_energy_8c"]
+    assert len(c8.item_ids) == 8 and c8.item_max == 10 and not c8.validated
+    assert c8.scales["self_energy"].reliability is None  # estimated from the practice's own data
+    assert "not a validated scale" in c8.note.lower()
+
+
+def test_band_lookup() -> None:
+    phq = load_registry()["phq9"].scales["total"]
+    assert [phq.band_of(x) for x in (0, 4, 5, 9.5, 10, 27)] == [
+        "minimal",
+        "minimal",
+        "mild",
+        None,
+        "moderate",
+        "severe",
+    ]
+
+
+def _good() -> dict:
+    return tomllib.loads((INSTRUMENTS_DIR / "gad7.toml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["items"].update(reverse=["gad7_99"]), "reverse items"),
+        (lambda d: d["scales"]["total"].update(items=["gad7_1", "phq9_1"]), "unknown items"),
+        (lambda d: d["scales"]["total"].update(max_missing=7), "max_missing"),
+        (lambda d: d["scales"]["total"].update(reliability=1.2), "reliability must be"),
+        (lambda d: d["scales"]["total"].update(caseness_cutoff=30), "caseness cutoff"),
+        (lambda d: d["scales"]["total"].update(method="median"), "method"),
+        (lambda d: d.update(domain="mood"), "domain"),
+        (lambda d: d["scales"]["total"]["bands"].pop(), "do not cover"),
+        (lambda d: d.pop("citation"), "'citation' is missing"),
+    ],
+)
+def test_inconsistent_files_are_refused(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    data = _good()
+    change(data)
+    with pytest.raises(RegistryError, match=message):
+        parse_instrument(data, "gad7.toml")
+
+
+def test_id_must_match_file_name(tmp_path: Path) -> None:
+    (tmp_path / "other.toml").write_text((INSTRUMENTS_DIR / "gad7.toml").read_text(), encoding="utf-8")
+    with pytest.raises(RegistryError, match="does not match the file name"):
+        load_registry(tmp_path)
