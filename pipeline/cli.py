@@ -2,7 +2,8 @@
 
 Exit codes: 0 loaded (or already loaded), 1 loaded with quarantined rows, 2 batch rejected or usage error,
 3 internal error (a bug: one sentence plus the path of a log with the details). Progress goes to stderr so
-``--json`` output on stdout stays machine-readable.
+``--json`` output on stdout stays machine-readable. Heavy modules (Pandera pulls in pandas) are imported inside
+the commands that need them, so `--help` and `change` start quickly.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from pipeline import stages
 from pipeline.config import resolve_home
 from pipeline.io import WarehouseBusy
 from pipeline.summary import EXIT_INTERNAL, EXIT_REJECTED, RunSummary
@@ -157,6 +157,8 @@ def validate(
     as_of: AsOfOption = None,
 ) -> None:
     """Check batches against the data contract and the warehouse as it stands, writing nothing."""
+    from pipeline import stages
+
     run_date = _parse_date(as_of, "--as-of")
     with _guard(home), _progress() as progress:
         summary = stages.validate_batches(resolve_home(home), batches, run_date, progress=progress)
@@ -172,6 +174,8 @@ def refresh(
     as_of: AsOfOption = None,
 ) -> None:
     """Validate and load batches into the warehouse; quarantined rows are kept with their reasons."""
+    from pipeline import stages
+
     paths = resolve_home(home)
     folders = list(batches or [])
     if all_raw:
@@ -192,7 +196,7 @@ def quickstart(
     as_json: JsonOption = False,
 ) -> None:
     """`make run`: make a demo batch under <home>/raw/demo when <home>/raw is empty, then refresh everything."""
-    from pipeline import synth
+    from pipeline import stages, synth
 
     paths = resolve_home(home)
     with _guard(home):
@@ -207,6 +211,88 @@ def quickstart(
     if not as_json:
         out.print(f"warehouse: {paths.warehouse}")
     raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def change(
+    file: Annotated[Path, typer.Argument(help="A long-format CSV: one row per subject and time point.")],
+    id_col: Annotated[str, typer.Option("--id", help="Subject id column.")],
+    time_col: Annotated[str, typer.Option("--time", help="Time column.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="Outcome column.")],
+    pre: Annotated[str, typer.Option("--pre", help="The time value of the pre measurement.")],
+    reliability: Annotated[float, typer.Option("--reliability", help="The instrument's reliability, 0 < r < 1.")],
+    better: Annotated[str, typer.Option("--better", help="Which direction is better: lower or higher.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write one row per subject (CSV).")],
+    post: Annotated[str | None, typer.Option("--post", help="The time value of the post measurement.")] = None,
+    method: Annotated[str, typer.Option("--method", help="jt, gln, hll, en, nk or ha.")] = "jt",
+    reliability_post: Annotated[
+        float | None,
+        typer.Option("--reliability-post", help="Post reliability (Nunnally-Kotsch); default --reliability."),
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option("--cutoff", help="a, b, c or a number (score on it = clinical).")
+    ] = None,
+    m_clinical: Annotated[float | None, typer.Option("--m-clinical", help="Clinical mean (default: pre mean).")] = None,
+    sd_clinical: Annotated[float | None, typer.Option("--sd-clinical", help="Clinical SD (default: pre SD).")] = None,
+    m_functional: Annotated[float | None, typer.Option("--m-functional", help="Functional (normative) mean.")] = None,
+    sd_functional: Annotated[float | None, typer.Option("--sd-functional", help="Functional (normative) SD.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Report categories per value of this column.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reliable and clinically significant change for any long-format CSV (Jacobson-Truax and alternatives)."""
+    import polars as pl
+
+    from pipeline import change as cs
+
+    def usage(message: str) -> None:
+        err.print(f"[red]{message}[/red]")
+        raise typer.Exit(EXIT_REJECTED)
+
+    if method not in cs.METHODS:
+        usage(f"--method must be one of {', '.join(cs.METHODS)}, not {method!r}.")
+    if better not in ("lower", "higher"):
+        usage(f"--better must be lower or higher, not {better!r}.")
+    parsed_cutoff: str | float | None = cutoff
+    if cutoff is not None and cutoff not in ("a", "b", "c"):
+        try:
+            parsed_cutoff = float(cutoff)
+        except ValueError:
+            usage(f"--cutoff must be a, b, c or a number, not {cutoff!r}.")
+    if cutoff in ("b", "c") and (m_functional is None or sd_functional is None):
+        usage(f"--cutoff {cutoff} needs the functional norms: add --m-functional and --sd-functional.")
+    try:
+        data = pl.read_csv(file, null_values=["NA", ""], infer_schema_length=None)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        usage(f"{file}: cannot be read as CSV ({str(exc).splitlines()[0][:120]}); check the path and format.")
+    with _guard(None):
+        try:
+            wide, n_in_data, n_dropped = cs.long_to_wide(
+                data, id=id_col, time=time_col, outcome=outcome, pre=pre, post=post, group=group
+            )
+            analysis = cs.analyze_change(
+                wide, id=id_col, method=method, reliability=reliability, reliability_post=reliability_post,
+                higher_is_better=better == "higher", cutoff=parsed_cutoff, m_clinical=m_clinical,
+                sd_clinical=sd_clinical, m_functional=m_functional, sd_functional=sd_functional, group=group,
+                n_in_data=n_in_data, n_dropped=n_dropped,
+            )  # fmt: skip
+        except cs.ChangeError as exc:
+            usage(f"{file}: {exc}.")
+        renamed = {id_col: "id", **({group: "group"} if group else {})}
+        table = analysis.subjects.rename(renamed)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        table.write_csv(out_file, float_precision=None)
+    summary = analysis.summary(group)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        out.print(
+            f"{cs.METHOD_NAMES[method]} reliable change: {summary['n_used']} of {summary['n_in_data']} subjects "
+            f"used ({summary['n_dropped_missing']} dropped for missing values)"
+        )
+        for name, cell in summary["categories"].items():
+            out.print(f"  {name:<13} {cell['n']:>6}  {100 * (cell['fraction'] or 0):5.1f}%")
+        out.print(f"wrote {out_file}")
+    raise typer.Exit(0)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -118,6 +118,27 @@ def warehouse(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCo
         con.close()
 
 
+def has_tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:
+    found = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return set(names) <= found
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
+    """Rebuild derived tables from frames in one transaction: readers see all old or all new ones."""
+    con.begin()
+    try:
+        for name, frame in tables.items():
+            if not name.isidentifier():
+                raise ValueError(f"not a table name: {name!r}")
+            con.register("_frame", frame)
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame")
+            con.unregister("_frame")
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
 def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """Run a query and return polars (DuckDB 2.0: relations bind parameters; connections have no .pl())."""
     return con.sql(sql, params=params or []).pl()

@@ -87,3 +87,112 @@ def score_items(items: pl.DataFrame, registry: Registry) -> pl.DataFrame:
         .select([*ADMIN_KEY, "scale", "score", "pomp", "n_items", "n_answered", "prorated", "incomplete"])
         .sort([*ADMIN_KEY, "scale"])
     )
+
+
+SCORE_COLUMNS = [
+    "client_id", "instrument", "administered_on", "session_id", "scale", "score", "pomp", "band", "source",
+    "n_items", "n_answered", "prorated", "incomplete_reason", "registry_version",
+]  # fmt: skip
+
+
+def scale_facts_frame(registry: Registry) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {"instrument": inst.id, "scale": scale.id, "scale_min": scale.min, "scale_max": scale.max,
+             "n_items_registry": len(scale.items)}
+            for inst in registry.instruments.values()
+            for scale in inst.scales.values()
+        ]
+    )  # fmt: skip
+
+
+def build_scores(measures: pl.DataFrame, registry: Registry) -> pl.DataFrame:
+    """The `scores` table: one row per administration × scale.
+
+    Source of the score, in order: the items when all are answered (``items``); else a supplied scale score
+    (``supplied``); else the items prorated within the allowance (``prorated``); else null with
+    ``incomplete_reason = 'too_many_missing_items'``. POMP and the severity band follow the final score.
+    """
+    computed = score_items(measures, registry)
+    accepted = scale_facts_frame(registry)
+    supplied = (
+        measures.join(accepted.select("instrument", pl.col("scale").alias("item")), on=["instrument", "item"])
+        .filter(pl.col("value").is_not_null())
+        .group_by([*ADMIN_KEY, "item"])
+        .agg(pl.col("value").first().alias("supplied"))
+        .rename({"item": "scale"})
+    )
+    sessions = measures.group_by(ADMIN_KEY).agg(pl.col("session_id").drop_nulls().first())
+    merged = (
+        computed.join(supplied, on=[*ADMIN_KEY, "scale"], how="full", coalesce=True)
+        .join(accepted, on=["instrument", "scale"], how="left")
+        .join(sessions, on=ADMIN_KEY, how="left")
+    )
+    complete = pl.col("n_answered") == pl.col("n_items")
+    source = (
+        pl.when(complete.fill_null(False))
+        .then(pl.lit("items"))
+        .when(pl.col("supplied").is_not_null())
+        .then(pl.lit("supplied"))
+        .when(pl.col("score").is_not_null())
+        .then(pl.lit("prorated"))
+    )
+    final = pl.when(source == "supplied").then(pl.col("supplied")).otherwise(pl.col("score"))
+    scored = merged.with_columns(source.alias("source"), final.alias("score")).with_columns(
+        (100 * (pl.col("score") - pl.col("scale_min")) / (pl.col("scale_max") - pl.col("scale_min"))).alias("pomp"),
+        pl.col("n_items").fill_null(pl.col("n_items_registry")),
+        pl.col("n_answered").fill_null(0),
+        (pl.col("source") == "prorated").fill_null(False).alias("prorated"),
+        pl.when(pl.col("score").is_null()).then(pl.lit("too_many_missing_items")).alias("incomplete_reason"),
+        pl.lit(registry.version).alias("registry_version"),
+    )
+    return assign_bands(scored, registry).select(SCORE_COLUMNS).sort([*ADMIN_KEY, "scale"])
+
+
+def assign_bands(scores: pl.DataFrame, registry: Registry) -> pl.DataFrame:
+    """Severity band label per score (closed intervals from the registry; a prorated 9.5 on PHQ-9 is 'mild')."""
+    rows = [
+        {"instrument": inst.id, "scale": scale.id, "band_label": b.label, "band_min": b.min, "band_max": b.max}
+        for inst in registry.instruments.values()
+        for scale in inst.scales.values()
+        for b in scale.bands
+    ]
+    if not rows:
+        return scores.with_columns(pl.lit(None, pl.String).alias("band"))
+    bands = pl.DataFrame(rows)
+    # Bands are written on whole points; a prorated score between two bands goes to the band whose lower edge
+    # it has reached.
+    keyed = scores.with_row_index("_i")
+    matched = (
+        keyed.select("_i", "instrument", "scale", "score")
+        .join(bands, on=["instrument", "scale"], how="inner")
+        .filter((pl.col("score") >= pl.col("band_min")) & (pl.col("score") < pl.col("band_max") + 1))
+        .group_by("_i")
+        .agg(pl.col("band_label").sort_by("band_min").last().alias("band"))
+    )
+    return keyed.join(matched, on="_i", how="left").drop("_i")
+
+
+def baseline_item_matrix(
+    measures: pl.DataFrame, baselines: pl.DataFrame, registry: Registry
+) -> dict[tuple[str, str], pl.DataFrame]:
+    """Per (instrument, scale): the reversal-adjusted item answers of each episode's baseline administration,
+    complete rows only (for Cronbach's alpha)."""
+    spec = scale_items_frame(registry)
+    items = (
+        measures.join(baselines.select(ADMIN_KEY).unique(), on=ADMIN_KEY, how="semi")
+        .join(spec, on=["instrument", "item"], how="inner")
+        .with_columns(
+            pl.when(pl.col("reverse"))
+            .then(pl.col("item_min") + pl.col("item_max") - pl.col("value"))
+            .otherwise(pl.col("value"))
+            .alias("_v")
+        )
+    )
+    out: dict[tuple[str, str], pl.DataFrame] = {}
+    for (instrument, scale), part in items.group_by("instrument", "scale"):
+        wide = part.pivot(on="item", index=ADMIN_KEY, values="_v", aggregate_function="first").drop_nulls()
+        expected = [i for i in registry[str(instrument)].scales[str(scale)].items]
+        if all(c in wide.columns for c in expected):
+            out[(str(instrument), str(scale))] = wide.select(expected)
+    return out

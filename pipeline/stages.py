@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline import io
+from pipeline.change import build_client_change, pair_baseline_latest, scale_reliability
 from pipeline.config import Paths
 from pipeline.ingest import ROW, Batch, BatchRejected, identify, read_batch
 from pipeline.load import (
@@ -28,12 +29,15 @@ from pipeline.load import (
     record_run,
     warehouse_as_of,
 )
+from pipeline.score import build_scores
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
 from schemas.inputs import CONTRACT_VERSION, RULES
 from schemas.registry import Registry, default_registry
 
-STAGES: tuple[str, ...] = ("ingest", "validate", "load")
+STAGES: tuple[str, ...] = ("ingest", "validate", "load", "score", "change")
+#: Tables derived from the loaded data on every refresh that loads something (rebuilt whole, atomically).
+DERIVED_TABLES = ("scores", "scale_reliability", "client_change")
 
 Progress = Callable[[str], None]
 
@@ -189,6 +193,10 @@ def refresh_batches(
     with io.warehouse(paths.warehouse) as con:
         for folder in folders:
             summaries.append(_refresh_one(con, paths, folder, run_date, registry, progress))
+        stale = any(b.status.startswith("loaded") for b in summaries) or not io.has_tables(con, DERIVED_TABLES)
+        if stale:
+            progress("scoring and computing change")
+            io.replace_tables(con, derive_outcomes(con, registry))
         as_of = warehouse_as_of(con)
         con.execute("CHECKPOINT")
     return RunSummary(batches=summaries, as_of=as_of)
@@ -271,6 +279,20 @@ def _refresh_one(
     summary.run_id = run.run_id
     summary.quarantine_files = write_quarantine_files(paths, batch.batch_id, result)
     return summary
+
+
+def derive_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, pl.DataFrame]:
+    """The score and change stages over everything loaded: `scores`, `scale_reliability`, `client_change`."""
+    measures = io.query_pl(con, "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures")
+    sessions = io.query_pl(con, "SELECT client_id, session_date, kind, status FROM sessions")
+    scores = build_scores(measures, registry)
+    pairs = pair_baseline_latest(scores, sessions)
+    reliability = scale_reliability(measures, pairs, registry)
+    return {
+        "scores": scores,
+        "scale_reliability": reliability,
+        "client_change": build_client_change(pairs, reliability, registry),
+    }
 
 
 def raw_batches(paths: Paths) -> list[Path]:

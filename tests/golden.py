@@ -29,6 +29,12 @@ FINGERPRINTS = {
     "measures": "SELECT instrument, count(*) AS n, count(value) AS answered, round(sum(value), 6) AS total "
     "FROM measures GROUP BY ALL ORDER BY ALL",
     "goals": "SELECT attainment, count(*) AS n, sum(weight) AS weight FROM goals GROUP BY ALL ORDER BY ALL",
+    "scores": "SELECT instrument, scale, source, count(*) AS n, round(sum(score), 6) AS total, "
+    "round(sum(pomp), 6) AS pomp FROM scores GROUP BY ALL ORDER BY ALL",
+    "client_change": "SELECT instrument, scale, category, count(*) AS n, sum(paired::INT) AS paired, "
+    "round(sum(change), 6) AS change, round(sum(rci), 6) AS rci FROM client_change GROUP BY ALL ORDER BY ALL",
+    "scale_reliability": "SELECT instrument, scale, n_baseline_complete, round(alpha_estimated, 9), reliability_used "
+    "FROM scale_reliability ORDER BY ALL",
 }
 
 

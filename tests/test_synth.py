@@ -98,3 +98,10 @@ def test_item_noise_matches_published_reliability(instrument: str, alpha: float)
     )
     matrix = items.drop("client_id").to_numpy()
     assert abs(_cronbach_alpha(matrix) - alpha) < 0.05
+
+
+def test_notebook_api_exports() -> None:
+    import pipeline
+
+    assert callable(pipeline.analyze_change) and callable(pipeline.build_scores)
+    assert set(pipeline.__all__) >= {"analyze_change", "effect_sizes", "nhs_talking_therapies", "long_to_wide"}
