@@ -1,0 +1,165 @@
+"""Disclosure control: the one implementation, applied at publish and nowhere else (DESIGN section 6).
+
+Rules, with k = 11 by default (the CMS small-cell rule):
+- a count of 1..k−1 is suppressed (0 is shown: it reveals no one);
+- a rate is suppressed when its numerator, its denominator, or denominator − numerator is 1..k−1;
+- a mean, SD, effect size or confidence limit is suppressed when its n is under k;
+- complementary suppression: within one published table, when a breakdown's cells add up to a shown total and
+  exactly one of them is suppressed, the smallest other non-zero cell is suppressed too, so the hidden one
+  cannot be recovered by subtraction; the same holds for count columns that add up within a row
+  (attended + cancelled + no-show = scheduled). Repeated until nothing changes;
+- optionally (the NHS style, ``rounding=5`` with ``k=8``) shown counts are rounded to the nearest multiple.
+
+A suppressed cell is stored as NULL with a companion ``<column>_suppressed`` = true and displayed as ``<k``.
+Reconciliation invariants are checked on the unsuppressed tables before this runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+SUPPRESSED_SUFFIX = "_suppressed"
+
+
+@dataclass(frozen=True)
+class DisclosurePolicy:
+    """The rule in force; shown on the Methods page and recorded with every publication."""
+
+    k: int = 11
+    rounding: int | None = None
+
+    def describe(self) -> str:
+        text = f"counts of 1 to {self.k - 1} are suppressed (shown as <{self.k})"
+        if self.rounding:
+            text += f"; other counts are rounded to the nearest {self.rounding}"
+        return text
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """What the columns of one aggregate table mean, so the rules know what to protect.
+
+    The table's breakdowns are rows keyed by ``dimension`` (e.g. `service`) and ``level`` (e.g. `therapy`);
+    rows whose dimension is ``overall`` are the totals that every other dimension's levels add up to, for the
+    same values of the remaining keys (period, instrument, …).
+    """
+
+    keys: tuple[str, ...]
+    counts: tuple[str, ...] = ()
+    rates: tuple[tuple[str, str, str], ...] = ()  # (rate, numerator count, denominator count)
+    statistics: tuple[tuple[str, str], ...] = ()  # (statistic, its n)
+    row_sums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (total count, parts that add up to it)
+    dimension: str | None = "dimension"
+    overall: str = "overall"
+
+
+def _small(col: pl.Expr, k: int) -> pl.Expr:
+    return (col >= 1) & (col <= k - 1)
+
+
+def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: DisclosurePolicy) -> pl.DataFrame:
+    """Return the publishable table: suppressed cells NULL with ``<col>_suppressed`` flags beside them."""
+    k = policy.k
+    flags = {c: table.select(_small(pl.col(c).fill_null(0), k).alias(c)).to_series() for c in layout.counts}
+    frame = table.with_row_index("_r")
+    flags = _complementary(frame, layout, flags)
+    out = frame
+    for column, suppressed in flags.items():
+        out = out.with_columns(pl.Series(f"{column}{SUPPRESSED_SUFFIX}", suppressed))
+    for rate, num, den in layout.rates:
+        flag = (
+            _small(pl.col(num).fill_null(0), k)
+            | _small(pl.col(den).fill_null(0), k)
+            | _small((pl.col(den) - pl.col(num)).fill_null(0), k)
+            | pl.col(f"{num}{SUPPRESSED_SUFFIX}")
+            | pl.col(f"{den}{SUPPRESSED_SUFFIX}")
+        )
+        out = out.with_columns(flag.alias(f"{rate}{SUPPRESSED_SUFFIX}"))
+    for statistic, n in layout.statistics:
+        flag = (pl.col(n).fill_null(0) < k) | (
+            pl.col(f"{n}{SUPPRESSED_SUFFIX}") if n in layout.counts else pl.lit(False)
+        )
+        out = out.with_columns(flag.alias(f"{statistic}{SUPPRESSED_SUFFIX}"))
+    protected = [*layout.counts, *(r[0] for r in layout.rates), *(s[0] for s in layout.statistics)]
+    out = out.with_columns(
+        pl.when(pl.col(f"{c}{SUPPRESSED_SUFFIX}")).then(None).otherwise(pl.col(c)).alias(c) for c in protected
+    )
+    if policy.rounding:
+        m = policy.rounding
+        out = out.with_columns(((pl.col(c) / m).round(0) * m).cast(table.schema[c]).alias(c) for c in layout.counts)
+    return out.drop("_r")
+
+
+def _complementary(frame: pl.DataFrame, layout: TableLayout, flags: dict[str, pl.Series]) -> dict[str, pl.Series]:
+    """Secondary suppression until no suppressed cell is the only hidden part of a shown total."""
+    flags = {c: f.clone() for c, f in flags.items()}
+    families = _partition_families(frame, layout)
+    changed = True
+    while changed:
+        changed = False
+        for column in layout.counts:
+            values = frame[column].fill_null(0).to_list()
+            hidden = flags[column].to_list()
+            for total_row, members in families:
+                if hidden[total_row] or values[total_row] == 0:
+                    continue
+                if _protect(members, values, hidden):
+                    changed = True
+            flags[column] = pl.Series(column, hidden)
+        for total_col, parts in layout.row_sums:
+            total_hidden = flags[total_col].to_list()
+            part_values = {p: frame[p].fill_null(0).to_list() for p in parts}
+            part_hidden = {p: flags[p].to_list() for p in parts}
+            for r in range(frame.height):
+                if total_hidden[r]:
+                    continue
+                hidden_parts = [p for p in parts if part_hidden[p][r]]
+                if len(hidden_parts) == 1:
+                    candidates = [p for p in parts if not part_hidden[p][r] and part_values[p][r] > 0]
+                    if candidates:
+                        pick = min(candidates, key=lambda p: part_values[p][r])
+                        part_hidden[pick][r] = True
+                        changed = True
+                    elif part_values[hidden_parts[0]][r] > 0:
+                        total_hidden[r] = True  # nothing else to hide: the total itself must go
+                        changed = True
+            flags[total_col] = pl.Series(total_col, total_hidden)
+            for p in parts:
+                flags[p] = pl.Series(p, part_hidden[p])
+    return flags
+
+
+def _protect(members: list[int], values: list[int], hidden: list[bool]) -> bool:
+    """If exactly one non-zero member is hidden, hide the smallest other non-zero member too."""
+    hidden_members = [m for m in members if hidden[m] and values[m] > 0]
+    if len(hidden_members) != 1:
+        return False
+    candidates = [m for m in members if not hidden[m] and values[m] > 0]
+    if not candidates:
+        return False
+    hidden[min(candidates, key=lambda m: values[m])] = True
+    return True
+
+
+def _partition_families(frame: pl.DataFrame, layout: TableLayout) -> list[tuple[int, list[int]]]:
+    """(row index of the total, row indices of its parts) for every breakdown in the table."""
+    if layout.dimension is None or layout.dimension not in frame.columns:
+        return []
+    dim = layout.dimension
+    others = [k for k in layout.keys if k not in (dim, "level")]
+    families: list[tuple[int, list[int]]] = []
+    groups = frame.group_by(others, maintain_order=True) if others else [((), frame)]
+    for _, part in groups:
+        totals = part.filter(pl.col(dim) == layout.overall)["_r"].to_list()
+        if not totals:
+            continue
+        for _, members in part.filter(pl.col(dim) != layout.overall).group_by(dim, maintain_order=True):
+            families.append((totals[0], members["_r"].to_list()))
+    return families
+
+
+def display(value: object, suppressed: bool, policy: DisclosurePolicy) -> str:
+    """How a cell is shown: ``<k`` for a suppressed cell, never a number or 0."""
+    return f"<{policy.k}" if suppressed else ("" if value is None else str(value))

@@ -1,0 +1,133 @@
+"""Disclosure control: no published cell reveals 1..k−1, directly or by subtraction within its table."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.disclosure import SUPPRESSED_SUFFIX, DisclosurePolicy, TableLayout, apply_disclosure_control, display
+
+POLICY = DisclosurePolicy()
+LAYOUT = TableLayout(
+    keys=("period", "dimension", "level"),
+    counts=("episodes", "recovered", "attended", "cancelled", "scheduled"),
+    rates=(("recovery_rate", "recovered", "episodes"),),
+    statistics=(("mean_change", "episodes"),),
+    row_sums=(("scheduled", ("attended", "cancelled")),),
+)
+
+
+def _row(period: str, dimension: str, level: str, episodes: int, recovered: int, attended: int, cancelled: int) -> dict:
+    return {
+        "period": period, "dimension": dimension, "level": level, "episodes": episodes, "recovered": recovered,
+        "recovery_rate": recovered / episodes if episodes else None, "mean_change": -3.5 if episodes else None,
+        "attended": attended, "cancelled": cancelled, "scheduled": attended + cancelled,
+    }  # fmt: skip
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> pl.DataFrame:
+    rows = []
+    for period in draw(st.lists(st.sampled_from(["2026-08", "2026-09"]), min_size=1, max_size=2, unique=True)):
+        n_levels = draw(st.integers(1, 5))
+        parts = [
+            (draw(st.integers(0, 40)), draw(st.integers(0, 40)), draw(st.integers(0, 60)), draw(st.integers(0, 30)))
+            for _ in range(n_levels)
+        ]
+        parts = [(e, min(r, e), a, c) for e, r, a, c in parts]
+        total = tuple(sum(p[i] for p in parts) for i in range(4))
+        rows.append(_row(period, "overall", "all", *total))
+        rows += [_row(period, "service", f"s{i}", *p) for i, p in enumerate(parts)]
+        second = draw(st.integers(1, 3))  # a second breakdown of the same total
+        split = [total]
+        if second > 1 and total[0] > 1:
+            cut = draw(st.integers(0, total[0]))
+            split = [
+                (cut, min(total[1], cut), total[2], total[3]),
+                (total[0] - cut, total[1] - min(total[1], cut), 0, 0),
+            ]
+            split = [split[0], split[1]] if split[1][0] >= split[1][1] else [total]
+        rows += [_row(period, "modality", f"m{i}", *p) for i, p in enumerate(split)]
+    return pl.DataFrame(rows)
+
+
+def _hidden(out: pl.DataFrame, column: str) -> list[bool]:
+    return out[f"{column}{SUPPRESSED_SUFFIX}"].to_list()
+
+
+@settings(max_examples=150, deadline=None)
+@given(table=tables(), k=st.sampled_from([3, 5, 11]))
+def test_no_published_cell_reveals_a_small_count(table: pl.DataFrame, k: int) -> None:
+    policy = DisclosurePolicy(k=k)
+    out = apply_disclosure_control(table, LAYOUT, policy)
+    for column in LAYOUT.counts:
+        shown = out.filter(~pl.col(f"{column}{SUPPRESSED_SUFFIX}"))[column]
+        assert not ((shown >= 1) & (shown <= k - 1)).any(), column
+        assert out.filter(pl.col(f"{column}{SUPPRESSED_SUFFIX}"))[column].null_count() == int(
+            out[f"{column}{SUPPRESSED_SUFFIX}"].sum()
+        )
+    # a shown rate: its numerator, denominator and their difference are not small, and both are shown
+    rates = out.filter(~pl.col("recovery_rate_suppressed") & pl.col("recovery_rate").is_not_null())
+    for row in rates.iter_rows(named=True):
+        for value in (row["recovered"], row["episodes"], row["episodes"] - row["recovered"]):
+            assert value is not None and not 1 <= value <= k - 1
+    assert (out.filter(~pl.col("mean_change_suppressed"))["episodes"].fill_null(0) >= k).all()
+    # complementary suppression: within each breakdown of a shown total, never exactly one hidden non-zero cell
+    original = table.with_row_index("_r")
+    for (period,), part in original.group_by("period"):
+        total = part.filter(pl.col("dimension") == "overall")["_r"].item()
+        for column in LAYOUT.counts:
+            hidden = _hidden(out, column)
+            if hidden[total]:
+                continue
+            for _, members in part.filter(pl.col("dimension") != "overall").group_by("dimension"):
+                nonzero_hidden = [r for r in members["_r"] if hidden[r] and table[column][r] > 0]
+                assert len(nonzero_hidden) != 1, (period, column, members)
+    # row sums: a shown scheduled total never leaves exactly one hidden part
+    for r in range(out.height):
+        if not _hidden(out, "scheduled")[r]:
+            parts = [p for p in ("attended", "cancelled") if _hidden(out, p)[r] and table[p][r] > 0]
+            assert len(parts) != 1
+
+
+def test_boundary_k_minus_one_k_k_plus_one() -> None:
+    k = POLICY.k
+    table = pl.DataFrame(
+        [
+            _row("p", "overall", "all", 3 * k, k, 3 * k, 0),
+            _row("p", "service", "a", k - 1, 0, k - 1, 0),
+            _row("p", "service", "b", k, k - 1, k, 0),
+            _row("p", "service", "c", k + 1, 1, k + 1, 0),
+        ]
+    )
+    out = apply_disclosure_control(table, LAYOUT, POLICY)
+    assert _hidden(out, "episodes") == [False, True, True, False]  # k-1 hidden; k then hidden to protect it
+    assert out["episodes"].to_list() == [3 * k, None, None, k + 1]
+    # rates: b has numerator k-1; c has numerator 1; both hidden; overall rate k / 3k shown
+    assert _hidden(out, "recovery_rate") == [False, True, True, True]
+    assert _hidden(out, "mean_change") == [False, True, True, False]
+
+
+def test_rate_hidden_when_the_complement_is_small() -> None:
+    table = pl.DataFrame([_row("p", "overall", "all", 40, 35, 40, 0)])
+    out = apply_disclosure_control(table, LAYOUT, POLICY)
+    assert out["recovery_rate"].to_list() == [None]  # 40 - 35 = 5 people did not recover
+    assert out["episodes"].to_list() == [40]
+
+
+def test_zero_is_shown_and_the_display_never_shows_a_number() -> None:
+    table = pl.DataFrame([_row("p", "overall", "all", 0, 0, 0, 0), _row("p", "overall", "all2", 5, 0, 5, 0)])
+    out = apply_disclosure_control(
+        table, TableLayout(keys=("period", "dimension", "level"), counts=("episodes",)), POLICY
+    )
+    assert out["episodes"].to_list() == [0, None]
+    assert display(None, True, POLICY) == "<11" and display(0, False, POLICY) == "0"
+
+
+def test_nhs_style_rounding() -> None:
+    policy = DisclosurePolicy(k=8, rounding=5)
+    table = pl.DataFrame({"dimension": "overall", "level": ["a", "b", "c", "d"], "n": [7, 8, 12, 13]})
+    out = apply_disclosure_control(table, TableLayout(keys=("dimension", "level"), counts=("n",)), policy)
+    assert out["n"].to_list() == [None, 10, 10, 15]
+    assert "rounded to the nearest 5" in policy.describe()
