@@ -56,3 +56,23 @@ def resolve_home(home: Path | str | None = None) -> Paths:
     if home is None:
         home = os.environ.get(HOME_ENV) or DEFAULT_HOME
     return Paths(Path(home))
+
+
+@dataclass(frozen=True)
+class IndicatorSettings:
+    """Every practice-adjustable threshold of the indicators, with its documented default (docs/indicators.md).
+
+    Thresholds marked practice-defined are labelled so wherever their results are shown.
+    """
+
+    #: M1 protector trust: a session with protector_trust at least this and unblending partial or full.
+    protector_trust_min: int = 7
+    #: An open episode with no attended session in this many days before the as-of date is lapsed.
+    lapse_days: int = 42
+    #: Modality of an episode: in_person or telehealth when at least this share of attended sessions were.
+    modality_share: float = 0.75
+    #: Milestone curves and trajectory points are published only while at least k episodes are at risk.
+    disclosure_k: int = 11
+
+
+DEFAULT_SETTINGS = IndicatorSettings()

@@ -85,6 +85,11 @@ def warehouse_ddl() -> list[tuple[str, str]]:
     return [(name, (folder / f"{name}.sql").read_text(encoding="utf-8")) for name in WAREHOUSE_TABLES]
 
 
+def sql_text(layer: str, name: str) -> str:
+    """The text of ``pipeline/sql/<layer>/<name>.sql`` (one table per file, header first)."""
+    return (resources.files("pipeline") / "sql" / layer / f"{name}.sql").read_text(encoding="utf-8")
+
+
 def _is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in str(exc).lower()
 

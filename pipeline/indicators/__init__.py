@@ -1,0 +1,1 @@
+"""Indicators: one module per family, each defined once (DESIGN section 5)."""
