@@ -105,7 +105,7 @@ def _complementary(frame: pl.DataFrame, layout: TableLayout, flags: dict[str, pl
             for total_row, members in families:
                 if hidden[total_row] or values[total_row] == 0:
                     continue
-                if _protect(members, values, hidden):
+                if _protect(total_row, members, values, hidden):
                     changed = True
             flags[column] = pl.Series(column, hidden)
         for total_col, parts in layout.row_sums:
@@ -131,15 +131,15 @@ def _complementary(frame: pl.DataFrame, layout: TableLayout, flags: dict[str, pl
     return flags
 
 
-def _protect(members: list[int], values: list[int], hidden: list[bool]) -> bool:
-    """If exactly one non-zero member is hidden, hide the smallest other non-zero member too."""
+def _protect(total: int, members: list[int], values: list[int], hidden: list[bool]) -> bool:
+    """If exactly one non-zero member is hidden, hide the smallest other non-zero member too — or, when every
+    other member is zero, the total itself (it would equal the hidden cell)."""
     hidden_members = [m for m in members if hidden[m] and values[m] > 0]
     if len(hidden_members) != 1:
         return False
     candidates = [m for m in members if not hidden[m] and values[m] > 0]
-    if not candidates:
-        return False
-    hidden[min(candidates, key=lambda m: values[m])] = True
+    pick = min(candidates, key=lambda m: values[m]) if candidates else total
+    hidden[pick] = True
     return True
 
 

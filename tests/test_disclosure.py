@@ -131,3 +131,17 @@ def test_nhs_style_rounding() -> None:
     out = apply_disclosure_control(table, TableLayout(keys=("dimension", "level"), counts=("n",)), policy)
     assert out["n"].to_list() == [None, 10, 10, 15]
     assert "rounded to the nearest 5" in policy.describe()
+
+
+def test_a_hidden_cell_whose_siblings_are_zero_hides_the_total() -> None:
+    """Found by hypothesis: total 3 = 3 + 0, with the 3 hidden by row-sum protection, must not stay shown."""
+    table = pl.DataFrame(
+        [
+            _row("p", "overall", "all", 0, 0, 4, 3),
+            _row("p", "service", "s0", 0, 0, 1, 3),
+            _row("p", "service", "s1", 0, 0, 3, 0),
+        ]
+    )
+    out = apply_disclosure_control(table, LAYOUT, DisclosurePolicy(k=3))
+    assert _hidden(out, "attended")[1] and _hidden(out, "cancelled")[1]  # row-sum protection of s0's attended 1
+    assert _hidden(out, "cancelled")[0]  # the overall 3 would equal s0's hidden 3
