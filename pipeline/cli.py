@@ -120,6 +120,8 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
             out.print(f"  [dim]note: {warning}[/dim]")
     if summary.as_of:
         out.print(f"warehouse as-of date: {summary.as_of}")
+    for path in summary.published:
+        out.print(f"published: {path}")
 
 
 def _finish(summary: RunSummary, as_json: bool) -> None:

@@ -3,7 +3,8 @@
 Rules, with k = 11 by default (the CMS small-cell rule):
 - a count of 1..k−1 is suppressed (0 is shown: it reveals no one);
 - a rate is suppressed when its numerator, its denominator, or denominator − numerator is 1..k−1;
-- a mean, SD, effect size or confidence limit is suppressed when its n is under k;
+- a mean, SD, effect size or confidence limit is suppressed when its n is under k (a mean reveals no count,
+  so it stays shown when its n is hidden only to protect another cell);
 - complementary suppression: within one published table, when a breakdown's cells add up to a shown total and
   exactly one of them is suppressed, the smallest other non-zero cell is suppressed too, so the hidden one
   cannot be recovered by subtraction; the same holds for count columns that add up within a row
@@ -53,6 +54,9 @@ class TableLayout:
     row_sums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (total count, parts that add up to it)
     dimension: str | None = "dimension"
     overall: str = "overall"
+    #: (detail column, parent column): a row's parts are the rows whose parent equals its detail value, for the
+    #: same other keys (months within their quarter, quarters within 'all').
+    hierarchy: tuple[str, str] | None = None
 
 
 def _small(col: pl.Expr, k: int) -> pl.Expr:
@@ -78,10 +82,8 @@ def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: D
         )
         out = out.with_columns(flag.alias(f"{rate}{SUPPRESSED_SUFFIX}"))
     for statistic, n in layout.statistics:
-        flag = (pl.col(n).fill_null(0) < k) | (
-            pl.col(f"{n}{SUPPRESSED_SUFFIX}") if n in layout.counts else pl.lit(False)
-        )
-        out = out.with_columns(flag.alias(f"{statistic}{SUPPRESSED_SUFFIX}"))
+        # A mean reveals no count, so only its own n matters (a rate would: it is hidden with its counts).
+        out = out.with_columns((pl.col(n).fill_null(0) < k).alias(f"{statistic}{SUPPRESSED_SUFFIX}"))
     protected = [*layout.counts, *(r[0] for r in layout.rates), *(s[0] for s in layout.statistics)]
     out = out.with_columns(
         pl.when(pl.col(f"{c}{SUPPRESSED_SUFFIX}")).then(None).otherwise(pl.col(c)).alias(c) for c in protected
@@ -145,18 +147,26 @@ def _protect(total: int, members: list[int], values: list[int], hidden: list[boo
 
 def _partition_families(frame: pl.DataFrame, layout: TableLayout) -> list[tuple[int, list[int]]]:
     """(row index of the total, row indices of its parts) for every breakdown in the table."""
-    if layout.dimension is None or layout.dimension not in frame.columns:
-        return []
-    dim = layout.dimension
-    others = [k for k in layout.keys if k not in (dim, "level")]
     families: list[tuple[int, list[int]]] = []
-    groups = frame.group_by(others, maintain_order=True) if others else [((), frame)]
-    for _, part in groups:
-        totals = part.filter(pl.col(dim) == layout.overall)["_r"].to_list()
-        if not totals:
-            continue
-        for _, members in part.filter(pl.col(dim) != layout.overall).group_by(dim, maintain_order=True):
-            families.append((totals[0], members["_r"].to_list()))
+    if layout.dimension is not None and layout.dimension in frame.columns:
+        dim = layout.dimension
+        others = [k for k in layout.keys if k not in (dim, "level")]
+        for _, part in frame.group_by(others, maintain_order=True) if others else [((), frame)]:
+            totals = part.filter(pl.col(dim) == layout.overall)["_r"].to_list()
+            if not totals:
+                continue
+            for _, members in part.filter(pl.col(dim) != layout.overall).group_by(dim, maintain_order=True):
+                families.append((totals[0], members["_r"].to_list()))
+    if layout.hierarchy is not None:
+        detail, parent = layout.hierarchy
+        others = [k for k in layout.keys if k not in (detail, parent)]
+        for _, part in frame.group_by(others, maintain_order=True) if others else [((), frame)]:
+            children: dict[object, list[int]] = {}
+            for row, parent_value in zip(part["_r"], part[parent], strict=True):
+                children.setdefault(parent_value, []).append(row)
+            for row, value in zip(part["_r"], part[detail], strict=True):
+                if value in children:
+                    families.append((row, children[value]))
     return families
 
 

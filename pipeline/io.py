@@ -144,6 +144,40 @@ def replace_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFram
     con.commit()
 
 
+def write_duckdb_atomic(path: Path, tables: dict[str, pl.DataFrame]) -> None:
+    """Build a DuckDB file under a temporary name beside ``path`` and rename it into place.
+
+    A reader sees the old file or the new one, never a half-written one, and the writer never locks the file
+    readers use (STACK-NOTES §2, the atomic swap). The temporary file is removed if anything fails.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.duckdb")
+    tmp.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            for name, frame in tables.items():
+                if not name.isidentifier():
+                    raise ValueError(f"not a table name: {name!r}")
+                con.register("_frame", frame)
+                con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
+                con.unregister("_frame")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+
+
 def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """Run a query and return polars (DuckDB 2.0: relations bind parameters; connections have no .pl())."""
     return con.sql(sql, params=params or []).pl()

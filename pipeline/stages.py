@@ -29,13 +29,14 @@ from pipeline.load import (
     record_run,
     warehouse_as_of,
 )
+from pipeline.publish import build_publication, publish
 from pipeline.score import build_scores
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
 from schemas.inputs import CONTRACT_VERSION, RULES
 from schemas.registry import Registry, default_registry
 
-STAGES: tuple[str, ...] = ("ingest", "validate", "load", "score", "change")
+STAGES: tuple[str, ...] = ("ingest", "validate", "load", "score", "change", "indicators", "publish")
 #: Tables derived from the loaded data on every refresh that loads something (rebuilt whole, atomically).
 DERIVED_TABLES = ("scores", "scale_reliability", "client_change")
 
@@ -198,8 +199,14 @@ def refresh_batches(
             progress("scoring and computing change")
             io.replace_tables(con, derive_outcomes(con, registry))
         as_of = warehouse_as_of(con)
+        present = (paths.published / "aggregate.duckdb").exists() and (paths.published / "clinical.duckdb").exists()
+        published: list[str] = []
+        if as_of is not None and (stale or not present):
+            progress("computing indicators and publishing")
+            publication = build_publication(con, as_of, registry.version, code_version())
+            published = publish(paths, publication)
         con.execute("CHECKPOINT")
-    return RunSummary(batches=summaries, as_of=as_of)
+    return RunSummary(batches=summaries, as_of=as_of, published=published)
 
 
 def _refresh_one(

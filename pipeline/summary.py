@@ -61,6 +61,7 @@ class BatchSummary:
 class RunSummary:
     batches: list[BatchSummary]
     as_of: dt.date | None
+    published: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -77,5 +78,6 @@ class RunSummary:
             "status": self.status,
             "exit_code": self.exit_code,
             "as_of": self.as_of.isoformat() if self.as_of else None,
+            "published": self.published,
             "batches": [b.to_dict() for b in self.batches],
         }

@@ -42,6 +42,7 @@ def golden_output() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         paths = Paths(Path(tmp))
         summary = refresh_batches(paths, [SAMPLE], dt.date(2026, 10, 31)).to_dict()
+        summary["published"] = [Path(p).name for p in summary["published"]]
         for batch in summary["batches"]:
             batch.pop("run_id")
             batch.pop("path")

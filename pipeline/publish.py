@@ -1,0 +1,404 @@
+"""Publish: build the client-level and the disclosure-controlled aggregate files (DESIGN sections 6 and 7).
+
+- ``<home>/published/clinical.duckdb`` — client-level indicators (pseudonymous) for clinicians' own caseloads;
+- ``<home>/published/aggregate.duckdb`` — aggregates only, every table through `apply_disclosure_control`.
+
+Both are built under a temporary name and renamed into place. Aggregates are fixed roll-ups — overall and each
+dimension on its own (practice, service, modality, location, cohort) — so a dashboard that only filters
+published rows cannot create a new small cell. Reconciliation invariants are checked on the internal
+(unsuppressed) tables before disclosure control runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from pipeline import io
+from pipeline.change import CATEGORIES, effect_sizes
+from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings, Paths
+from pipeline.disclosure import DisclosurePolicy, TableLayout, apply_disclosure_control
+from pipeline.indicators.ifs_process import DEVIATION_KINDS, MILESTONES, ifs_milestones, milestone_curve
+
+DIMENSIONS = ("practice", "service", "modality", "location", "cohort")
+OVERALL = ("overall", "all")
+
+
+class InvariantBroken(AssertionError):
+    """An internal table does not reconcile with the warehouse: publishing stops (a bug, exit 3)."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    clinical: dict[str, pl.DataFrame]
+    aggregate: dict[str, pl.DataFrame]
+
+
+# --- roll-ups ------------------------------------------------------------------------------------------------
+
+
+def rollup(
+    frame: pl.DataFrame, by: Sequence[str], aggregations: Sequence[pl.Expr], dimensions: Sequence[str] = DIMENSIONS
+) -> pl.DataFrame:
+    """Aggregate overall and by each dimension on its own: rows keyed by ``dimension`` and ``level``."""
+    parts = [
+        frame.group_by(list(by), maintain_order=True)
+        .agg(*aggregations)
+        .with_columns(pl.lit(OVERALL[0]).alias("dimension"), pl.lit(OVERALL[1]).alias("level"))
+        if by
+        else frame.select(*aggregations).with_columns(
+            pl.lit(OVERALL[0]).alias("dimension"), pl.lit(OVERALL[1]).alias("level")
+        )
+    ]
+    for dim in dimensions:
+        grouped = (
+            frame.filter(pl.col(dim).is_not_null())
+            .group_by([*by, dim], maintain_order=True)
+            .agg(*aggregations)
+            .with_columns(pl.lit(dim).alias("dimension"), pl.col(dim).cast(pl.String).alias("level"))
+            .drop(dim)
+        )
+        parts.append(grouped)
+    out = pl.concat(parts, how="diagonal_relaxed")
+    return out.select([*by, "dimension", "level", *[c for c in out.columns if c not in (*by, "dimension", "level")]])
+
+
+def with_periods(frame: pl.DataFrame, date_column: str) -> pl.DataFrame:
+    """Three copies of each row: period 'all', its quarter and its month, with the parent of each period."""
+    month = pl.col(date_column).dt.strftime("%Y-%m")
+    quarter = pl.format("{}-Q{}", pl.col(date_column).dt.year(), pl.col(date_column).dt.quarter())
+    return pl.concat(
+        [
+            frame.with_columns(period_type=pl.lit("all"), period=pl.lit("all"), parent_period=pl.lit(None, pl.String)),
+            frame.with_columns(period_type=pl.lit("quarter"), period=quarter, parent_period=pl.lit("all")),
+            frame.with_columns(period_type=pl.lit("month"), period=month, parent_period=quarter),
+        ]
+    ).filter(pl.col("period").is_not_null())
+
+
+# --- the episode frame -----------------------------------------------------------------------------------------
+
+
+def episode_frame(con: io.duckdb.DuckDBPyConnection, as_of: dt.date, settings: IndicatorSettings) -> pl.DataFrame:
+    """One row per episode with its dimensions and engagement facts (pipeline/sql/intermediate)."""
+    engagement = con.sql(
+        io.sql_text("intermediate", "episode_engagement"), params={"as_of": as_of, "lapse_days": settings.lapse_days}
+    ).pl()
+    # Every episode sits in exactly one level of every dimension ("none" where it has no modality or in-person
+    # location), so the levels of a dimension add up to the overall row and nothing is silently left out.
+    return engagement.with_columns(
+        pl.col("practice_id").alias("practice"),
+        pl.col("modality").fill_null("none"),
+        pl.col("location").fill_null("none"),
+        pl.when(pl.col("helping_professional"))
+        .then(pl.lit("helping_professional"))
+        .otherwise(pl.lit("other_clients"))
+        .alias("cohort"),
+    )
+
+
+# --- aggregate tables --------------------------------------------------------------------------------------------
+
+
+OUTCOME_LAYOUT = TableLayout(
+    keys=("period_type", "period", "dimension", "level", "instrument", "scale"),
+    counts=("episodes", "paired", *CATEGORIES, "reliably_improved", "reliably_deteriorated", "clinical_baseline"),
+    rates=(
+        ("paired_rate", "paired", "episodes"),
+        ("reliable_improvement_rate", "reliably_improved", "paired"),
+        ("reliable_deterioration_rate", "reliably_deteriorated", "paired"),
+        ("recovery_rate", "recovered", "clinical_baseline"),
+    ),
+    statistics=(
+        ("mean_baseline", "paired"), ("mean_latest", "paired"), ("mean_change", "paired"), ("sd_baseline", "paired"),
+        ("d", "paired"), ("g", "paired"), ("d_ci_low", "paired"), ("d_ci_high", "paired"),
+    ),
+    row_sums=(("paired", CATEGORIES),),
+    hierarchy=("period", "parent_period"),
+)  # fmt: skip
+
+
+def outcome_summary(client_change: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Pre/post outcomes per instrument scale: completeness, categories, reliable change, recovery, effect size.
+
+    Denominators: `episodes` = episodes with a baseline; `paired` = those with a later administration too;
+    recovery among paired episodes clinical at baseline. Period = month/quarter of the latest administration
+    (of the baseline for unpaired episodes). d is the pre-SD standardized mean change, positive = better; its
+    bootstrap CI is computed for period 'all' only.
+    """
+    with_baseline = client_change.filter(pl.col("baseline_date").is_not_null())
+    frame = with_baseline.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left").with_columns(
+        pl.coalesce("latest_date", "baseline_date").alias("_period_date"),
+        pl.when(pl.col("higher_is_better")).then(1.0).otherwise(-1.0).alias("_s"),
+    )
+    paired = pl.col("paired")
+    aggregations = [
+        pl.len().cast(pl.Int64).alias("episodes"),
+        paired.sum().alias("paired"),
+        *[(paired & (pl.col("category") == c)).sum().alias(c) for c in CATEGORIES],
+        (paired & pl.col("reliably_improved")).sum().alias("reliably_improved"),
+        (paired & pl.col("reliably_deteriorated")).sum().alias("reliably_deteriorated"),
+        (paired & pl.col("clinical_baseline")).sum().alias("clinical_baseline"),
+        pl.col("baseline_score").filter(paired).mean().alias("mean_baseline"),
+        pl.col("latest_score").filter(paired).mean().alias("mean_latest"),
+        pl.col("change").filter(paired).mean().alias("mean_change"),
+        pl.col("baseline_score").filter(paired).std().alias("sd_baseline"),
+        (pl.col("_s").first() * pl.col("change").filter(paired).mean() / pl.col("baseline_score").filter(paired).std())
+        .alias("d"),
+    ]  # fmt: skip
+    table = rollup(
+        with_periods(frame, "_period_date"),
+        ["period_type", "period", "parent_period", "instrument", "scale"],
+        aggregations,
+    )
+    n = pl.col("paired")
+    table = table.with_columns(
+        (pl.col("d") * (1 - 3 / (4 * (n - 1) - 1))).alias("g"),
+        *[
+            pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).alias(rate)
+            for rate, num, den in OUTCOME_LAYOUT.rates
+        ],
+    )
+    cis = _effect_size_cis(frame)
+    table = table.join(cis, on=["period_type", "dimension", "level", "instrument", "scale"], how="left")
+    for column in ("paired", *CATEGORIES, "reliably_improved", "reliably_deteriorated", "clinical_baseline"):
+        table = table.with_columns(pl.col(column).cast(pl.Int64))
+    return table.sort("period_type", "period", "dimension", "level", "instrument", "scale")
+
+
+def _effect_size_cis(frame: pl.DataFrame) -> pl.DataFrame:
+    rows = []
+    paired = frame.filter("paired")
+    for dim in ("overall", *DIMENSIONS):
+        groups = (
+            [((OVERALL[1],), paired)] if dim == "overall" else paired.filter(pl.col(dim).is_not_null()).group_by(dim)
+        )
+        for (level,), part in groups:
+            for (instrument, scale), cell in part.group_by("instrument", "scale"):
+                es = effect_sizes(
+                    cell["baseline_score"].to_numpy(), cell["latest_score"].to_numpy(),
+                    higher_is_better=bool(cell["higher_is_better"][0]), n_resamples=1000,
+                )  # fmt: skip
+                rows.append(
+                    {"period_type": "all", "dimension": dim, "level": str(level), "instrument": instrument,
+                     "scale": scale, "d_ci_low": es["d_ci"][0], "d_ci_high": es["d_ci"][1]}
+                )  # fmt: skip
+    schema = {"period_type": pl.String, "dimension": pl.String, "level": pl.String, "instrument": pl.String,
+              "scale": pl.String, "d_ci_low": pl.Float64, "d_ci_high": pl.Float64}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+FUNNEL_LAYOUT = TableLayout(
+    keys=("dimension", "level"),
+    counts=("episodes", *(f"reached_m{k}" for k in MILESTONES), *(f"episodes_{kind}" for kind in DEVIATION_KINDS)),
+    rates=tuple((f"reach_rate_m{k}", f"reached_m{k}", "episodes") for k in MILESTONES),
+    statistics=(("median_session_m1", "reached_m1"), ("median_session_m2", "reached_m2")),
+)
+
+
+def milestone_funnel(milestones: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Episodes reaching each milestone in order (non-increasing M1..M5), and episodes with each deviation kind.
+
+    Denominator: episodes with at least one attended treatment session. Period: all time (this version).
+    """
+    frame = milestones.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
+    aggregations = [
+        pl.len().cast(pl.Int64).alias("episodes"),
+        *[(pl.col("stage_reached") >= k).sum().cast(pl.Int64).alias(f"reached_m{k}") for k in MILESTONES],
+        *[(pl.col(kind) > 0).sum().cast(pl.Int64).alias(f"episodes_{kind}") for kind in DEVIATION_KINDS],
+        pl.col("m1_session").median().alias("median_session_m1"),
+        pl.col("m2_session").median().alias("median_session_m2"),
+    ]
+    table = rollup(frame, [], aggregations)
+    return table.with_columns(
+        pl.when(pl.col("episodes") > 0).then(pl.col(f"reached_m{k}") / pl.col("episodes")).alias(f"reach_rate_m{k}")
+        for k in MILESTONES
+    )
+
+
+def milestone_curves(milestones: pl.DataFrame, k_disclosure: int) -> pl.DataFrame:
+    """Kaplan-Meier cumulative reach per milestone, overall, by sessions and by days; a point is published only
+    while at least k episodes are at risk, and the event count per step is not published."""
+    curves = [
+        milestone_curve(milestones, k, unit=unit, min_at_risk=k_disclosure)
+        for k in MILESTONES
+        for unit in ("session", "days")
+    ]
+    return pl.concat(curves).drop("events")
+
+
+ENGAGEMENT_LAYOUT = TableLayout(
+    keys=("dimension", "level"),
+    counts=(
+        "episodes", "consultation_only", "with_intake", "scheduled", "attended", "cancelled", "no_show", "ended",
+        "planned", "unplanned", "other_endings", "lapsed", "dropouts", "dropout_denominator", "episodes_with_cadence",
+    ),
+    rates=(("attendance_rate", "attended", "scheduled"), ("dropout_rate", "dropouts", "dropout_denominator"),
+           ("conversion_rate", "with_intake", "episodes")),
+    statistics=(("median_cadence_days", "episodes_with_cadence"), ("mean_duration_min", "with_intake")),
+    row_sums=(
+        ("scheduled", ("attended", "cancelled", "no_show")),
+        ("ended", ("planned", "unplanned", "other_endings")),
+    ),
+)  # fmt: skip
+
+
+def engagement_summary(episodes: pl.DataFrame) -> pl.DataFrame:
+    """Sessions and endings (DESIGN 5.7). Dropout rate = (unplanned endings + lapsed) / (ended + lapsed);
+    consultation -> intake conversion = episodes with an intake / all episodes. Period: all time (this version)."""
+    treated = ~pl.col("consultation_only")
+    aggregations = [
+        pl.len().cast(pl.Int64).alias("episodes"),
+        pl.col("consultation_only").sum().alias("consultation_only"),
+        treated.sum().alias("with_intake"),
+        pl.col("scheduled").sum().alias("scheduled"),
+        pl.col("attended").sum().alias("attended"),
+        pl.col("cancelled").sum().alias("cancelled"),
+        pl.col("no_show").sum().alias("no_show"),
+        (treated & pl.col("ended")).sum().alias("ended"),
+        (treated & (pl.col("ending") == "planned")).sum().alias("planned"),
+        (treated & (pl.col("ending") == "unplanned")).sum().alias("unplanned"),
+        (treated & (pl.col("ending") == "other")).sum().alias("other_endings"),
+        pl.col("lapsed").sum().alias("lapsed"),
+        (treated & ((pl.col("ending") == "unplanned") | pl.col("lapsed"))).sum().alias("dropouts"),
+        (treated & (pl.col("ended") | pl.col("lapsed"))).sum().alias("dropout_denominator"),
+        pl.col("median_gap_days").is_not_null().sum().alias("episodes_with_cadence"),
+        pl.col("median_gap_days").median().alias("median_cadence_days"),
+        pl.col("mean_duration_min").mean().alias("mean_duration_min"),
+    ]
+    table = rollup(episodes, [], aggregations)
+    counts = [c for c in ENGAGEMENT_LAYOUT.counts]
+    table = table.with_columns(pl.col(counts).cast(pl.Int64))
+    return table.with_columns(
+        pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).alias(rate)
+        for rate, num, den in ENGAGEMENT_LAYOUT.rates
+    )
+
+
+def data_quality(con: io.duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Rows received, loaded, quarantined and collapsed per batch and table, and quarantined rows per rule.
+    These count rows, not people, and are exempt from disclosure control (DESIGN 6)."""
+    runs = io.query_pl(
+        con, "SELECT batch_id, status, as_of, counts, quarantine_by_rule FROM runs WHERE status LIKE 'loaded%'"
+    )
+    rows: list[dict[str, Any]] = []
+    for run in runs.iter_rows(named=True):
+        for table, counts in json.loads(run["counts"]).items():
+            base = {"batch_id": run["batch_id"], "as_of": run["as_of"], "table_name": table, "rule": None}
+            rows += [{**base, "measure": k, "rows": v} for k, v in counts.items()]
+        for rule, n in json.loads(run["quarantine_by_rule"]).items():
+            rows.append(
+                {
+                    "batch_id": run["batch_id"],
+                    "as_of": run["as_of"],
+                    "table_name": None,
+                    "measure": "quarantined_by_rule",
+                    "rule": rule,
+                    "rows": n,
+                }
+            )
+    schema = {
+        "batch_id": pl.String,
+        "as_of": pl.Date,
+        "table_name": pl.String,
+        "measure": pl.String,
+        "rule": pl.String,
+        "rows": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+# --- invariants and the whole publication ------------------------------------------------------------------------
+
+
+def check_invariants(con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
+    """Reconciliation on the unsuppressed tables: totals match the warehouse, numerators fit denominators,
+    the funnel does not increase, and every table's grain is unique."""
+    n_clients = con.execute("SELECT count(*) FROM clients").fetchall()[0][0]
+    n_treatment = con.execute("SELECT count(*) FROM sessions WHERE kind <> 'consultation'").fetchall()[0][0]
+    overall = tables["engagement_summary"].filter(pl.col("dimension") == "overall").row(0, named=True)
+    problems = []
+    if overall["episodes"] != n_clients:
+        problems.append(f"engagement episodes {overall['episodes']} != clients {n_clients}")
+    if overall["scheduled"] != n_treatment:
+        problems.append(f"engagement sessions {overall['scheduled']} != treatment sessions {n_treatment}")
+    funnel = tables["milestone_funnel"]
+    for k in MILESTONES[1:]:
+        if (funnel[f"reached_m{k}"] > funnel[f"reached_m{k - 1}"]).any():
+            problems.append(f"funnel increases at M{k}")
+    outcomes = tables["outcome_summary"]
+    for _, num, den in OUTCOME_LAYOUT.rates:
+        if (outcomes[num] > outcomes[den]).any():
+            problems.append(f"outcome_summary {num} > {den}")
+    if (outcomes.select(sum(pl.col(c) for c in CATEGORIES) != pl.col("paired")).to_series()).any():
+        problems.append("outcome categories do not add up to paired")
+    for name, layout in (
+        ("outcome_summary", OUTCOME_LAYOUT),
+        ("milestone_funnel", FUNNEL_LAYOUT),
+        ("engagement_summary", ENGAGEMENT_LAYOUT),
+    ):
+        if tables[name].select(pl.struct(list(layout.keys)).is_duplicated().any()).item():
+            problems.append(f"{name}: grain {layout.keys} is not unique")
+    if problems:
+        raise InvariantBroken("; ".join(problems))
+
+
+def build_publication(
+    con: io.duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    registry_version: str,
+    code_version: str,
+    settings: IndicatorSettings = DEFAULT_SETTINGS,
+    policy: DisclosurePolicy | None = None,
+) -> Publication:
+    """Everything both published files hold, computed from the warehouse as it stands."""
+    from pipeline.change import pair_baseline_latest
+    from pipeline.indicators.ifs_process import self_leadership_events
+
+    policy = policy or DisclosurePolicy(k=settings.disclosure_k)
+    episodes = episode_frame(con, as_of, settings)
+    client_change = io.query_pl(con, "SELECT * FROM client_change")
+    scores = io.query_pl(con, "SELECT client_id, instrument, scale, administered_on, score FROM scores")
+    sessions = io.query_pl(con, "SELECT * FROM sessions")
+    pairs = pair_baseline_latest(scores, sessions)
+    milestones = ifs_milestones(sessions, self_leadership_events(scores, pairs, client_change, sessions), settings)
+    internal = {
+        "outcome_summary": outcome_summary(client_change, episodes),
+        "milestone_funnel": milestone_funnel(milestones, episodes),
+        "engagement_summary": engagement_summary(episodes),
+    }
+    check_invariants(con, internal)
+    meta = pl.DataFrame(
+        {"as_of": [as_of], "registry_version": [registry_version], "code_version": [code_version],
+         "disclosure_k": [policy.k], "disclosure_rule": [policy.describe()]}
+    )  # fmt: skip
+    layouts = {
+        "outcome_summary": OUTCOME_LAYOUT,
+        "milestone_funnel": FUNNEL_LAYOUT,
+        "engagement_summary": ENGAGEMENT_LAYOUT,
+    }
+    aggregate = {name: apply_disclosure_control(table, layouts[name], policy) for name, table in internal.items()}
+    aggregate["milestone_curves"] = milestone_curves(milestones, policy.k)
+    aggregate["data_quality"] = data_quality(con)
+    aggregate["publication"] = meta
+    clinical = {
+        "client_change": client_change,
+        "milestones": milestones,
+        "episode_engagement": episodes.drop("practice"),
+        "publication": meta,
+    }
+    return Publication(clinical=clinical, aggregate=aggregate)
+
+
+def publish(paths: Paths, publication: Publication) -> list[str]:
+    """Write both files atomically; returns their paths."""
+    clinical = paths.published / "clinical.duckdb"
+    aggregate = paths.published / "aggregate.duckdb"
+    io.write_duckdb_atomic(clinical, publication.clinical)
+    io.write_duckdb_atomic(aggregate, publication.aggregate)
+    return [str(clinical), str(aggregate)]

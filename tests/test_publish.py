@@ -1,0 +1,131 @@
+"""Publishing: two files, atomic, aggregates disclosure-controlled, invariants checked before publishing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipeline.config import Paths
+from pipeline.disclosure import SUPPRESSED_SUFFIX
+from pipeline.stages import refresh_batches
+
+AS_OF = dt.date(2026, 10, 31)
+K = 11
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    from tests.conftest import SAMPLE
+
+    paths = Paths(tmp_path_factory.mktemp("home"))
+    refresh_batches(paths, [SAMPLE], AS_OF)
+    return paths
+
+
+def _tables(path: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        return {name: con.sql(f"SELECT * FROM {name}").pl() for name in names}
+
+
+def test_both_files_with_their_tables(published: Paths) -> None:
+    aggregate = _tables(published.published / "aggregate.duckdb")
+    clinical = _tables(published.published / "clinical.duckdb")
+    assert {"outcome_summary", "milestone_funnel", "engagement_summary", "milestone_curves", "data_quality",
+            "publication"} <= set(aggregate)  # fmt: skip
+    assert {"client_change", "milestones", "publication"} <= set(clinical)
+    for name, table in aggregate.items():
+        assert "client_id" not in table.columns, name
+    meta = aggregate["publication"].row(0, named=True)
+    assert meta["as_of"] == AS_OF and meta["disclosure_k"] == K and "<11" in meta["disclosure_rule"]
+
+
+def test_no_aggregate_cell_is_a_small_count(published: Paths) -> None:
+    aggregate = _tables(published.published / "aggregate.duckdb")
+    for name, table in aggregate.items():
+        if name in ("data_quality", "publication", "milestone_curves"):
+            continue
+        flagged = [c.removesuffix(SUPPRESSED_SUFFIX) for c in table.columns if c.endswith(SUPPRESSED_SUFFIX)]
+        assert flagged, name
+        for column in flagged:
+            hidden = table[f"{column}{SUPPRESSED_SUFFIX}"]
+            assert table.filter(hidden)[column].null_count() == int(hidden.sum()), (name, column)
+            if table.schema[column].is_integer():
+                shown = table.filter(~hidden)[column]
+                assert not ((shown >= 1) & (shown < K)).any(), (name, column)
+    curves = aggregate["milestone_curves"]
+    assert (curves["at_risk"] >= K).all() and "events" not in curves.columns
+
+
+def test_internal_tables_reconcile(published: Paths) -> None:
+    clinical = _tables(published.published / "clinical.duckdb")
+    milestones = clinical["milestones"]
+    reached = [int((milestones["stage_reached"] >= k).sum()) for k in range(1, 6)]
+    assert reached == sorted(reached, reverse=True)  # the funnel never increases along M1..M5
+    aggregate = _tables(published.published / "aggregate.duckdb")
+    overall = aggregate["milestone_funnel"].filter(pl.col("dimension") == "overall").row(0, named=True)
+    assert overall["episodes"] == milestones.height
+    engagement = clinical["episode_engagement"]
+    for dim in ("practice_id", "service", "modality", "location", "cohort"):
+        assert engagement[dim].null_count() == 0, dim  # every episode counted in one level of each dimension
+
+
+def test_unchanged_warehouse_does_not_republish(published: Paths) -> None:
+    from tests.conftest import SAMPLE
+
+    before = (published.published / "aggregate.duckdb").stat().st_mtime_ns
+    assert refresh_batches(published, [SAMPLE], AS_OF).status == "already_loaded"
+    assert (published.published / "aggregate.duckdb").stat().st_mtime_ns == before
+    (published.published / "clinical.duckdb").unlink()
+    refresh_batches(published, [SAMPLE], AS_OF)
+    assert (published.published / "clinical.duckdb").exists()
+
+
+READER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    reads = 0
+    end = time.time() + seconds
+    held = duckdb.connect(path, read_only=True)  # held open through every swap
+    while time.time() < end:
+        con = duckdb.connect()
+        con.execute("ATTACH ? AS pub (READ_ONLY)", [path])
+        n = con.execute("SELECT count(*) FROM pub.outcome_summary").fetchall()[0][0]
+        meta = con.execute("SELECT count(*) FROM pub.publication").fetchall()[0][0]
+        assert n > 0 and meta == 1, (n, meta)
+        held.execute("SELECT count(*) FROM engagement_summary").fetchall()
+        con.close()
+        reads += 1
+    print(reads)
+    """
+)
+
+
+def test_reader_never_sees_a_half_written_file(tmp_path: Path) -> None:
+    from pipeline import synth
+
+    paths = Paths(tmp_path / "home")
+    first = tmp_path / "b1"
+    synth.write_batch(first, n_clients=60, seed=1, as_of=AS_OF)
+    refresh_batches(paths, [first], AS_OF)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(paths.published / "aggregate.duckdb"), "12"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(1.5)
+    for seed in (2, 3, 4):
+        batch = tmp_path / f"b{seed}"
+        synth.write_batch(batch, n_clients=60, seed=seed, as_of=AS_OF)
+        assert refresh_batches(paths, [batch], AS_OF).status == "loaded"
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert int(out.strip()) > 10
