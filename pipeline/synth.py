@@ -102,6 +102,8 @@ LATENT = {
     ("self_energy_8c", "self_energy"): LatentScale("self_energy_8c", "self_energy", 4.6, 1.5, False, 0.9),
 }
 COACHING_SEVERITY = 0.6  # coaching clients start with lower symptom severity
+#: Fraction of the total Self gain reached at stages 1..5.
+SELF_GAIN_BY_STAGE = (0.0, 0.05, 0.15, 0.3, 1.0)
 
 
 def _pseudonym(prefix: str, seed: int, n: int) -> str:
@@ -129,7 +131,9 @@ def _true_scores(
         if latent.lower_is_better:
             true = value * (1 - p.symptom_reduction_per_stage * gain * (stage - 1))
         else:
-            true = value + latent.per_stage * gain * (stage - 1)
+            # Self rises slowly while protectors and exiles are worked with and most at self-leadership (seed 001):
+            # the same total gain as per_stage·(stage − 1) at stage 5, weighted towards the last stage.
+            true = value + latent.per_stage * 4 * gain * SELF_GAIN_BY_STAGE[stage - 1]
         out[key] = float(min(max(true, scale.min), scale.max))
     return out
 
@@ -387,7 +391,7 @@ def _process_markers(
         "unburdening": "none",
         "protector_release": "none",
     }
-    if stage >= 3 or (stage == 2 and rng.random() < 0.5):
+    if stage >= 3:  # exiles are contacted, with permission, once protectors allow it (M2 at the move to stage 3)
         markers.update(exile_contact=True, protector_permission=True, exile_witnessed=bool(rng.random() < 0.6))
     if advanced_to == 3:  # M2 reached: exile contact with permission
         markers.update(exile_contact=True, protector_permission=True)
