@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from pathlib import Path
 
 import duckdb
 import numpy as np
