@@ -23,6 +23,7 @@ from pipeline import io
 from pipeline.change import CATEGORIES, effect_sizes
 from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings, Paths
 from pipeline.disclosure import DisclosurePolicy, TableLayout, apply_disclosure_control
+from pipeline.indicators.early_warning import build_alerts
 from pipeline.indicators.ifs_process import DEVIATION_KINDS, MILESTONES, ifs_milestones, milestone_curve
 
 DIMENSIONS = ("practice", "service", "modality", "location", "cohort")
@@ -363,8 +364,12 @@ def build_publication(
     policy = policy or DisclosurePolicy(k=settings.disclosure_k)
     episodes = episode_frame(con, as_of, settings)
     client_change = io.query_pl(con, "SELECT * FROM client_change")
-    scores = io.query_pl(con, "SELECT client_id, instrument, scale, administered_on, score FROM scores")
+    scores = io.query_pl(con, "SELECT client_id, instrument, scale, administered_on, score, band FROM scores")
     sessions = io.query_pl(con, "SELECT * FROM sessions")
+    measures = io.query_pl(
+        con, "SELECT client_id, instrument, administered_on, item, value FROM measures WHERE instrument = 'phq9'"
+    )
+    clients = io.query_pl(con, "SELECT client_id, discharge_date FROM clients")
     pairs = pair_baseline_latest(scores, sessions)
     milestones = ifs_milestones(sessions, self_leadership_events(scores, pairs, client_change, sessions), settings)
     internal = {
@@ -389,6 +394,7 @@ def build_publication(
     clinical = {
         "client_change": client_change,
         "milestones": milestones,
+        "alerts": build_alerts(scores, pairs, client_change, measures, sessions, clients),
         "episode_engagement": episodes.drop("practice"),
         "publication": meta,
     }

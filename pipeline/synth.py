@@ -102,6 +102,9 @@ LATENT = {
     ("self_energy_8c", "self_energy"): LatentScale("self_energy_8c", "self_energy", 4.6, 1.5, False, 0.9),
 }
 COACHING_SEVERITY = 0.6  # coaching clients start with lower symptom severity
+#: Risk items (PHQ-9 item 9) sit this many points below the other items on the same latent severity, so they are
+#: endorsed mostly by the most severe clients while still measuring the same thing.
+RISK_ITEM_OFFSET = 0.8
 #: Fraction of the total Self gain reached at stages 1..5.
 SELF_GAIN_BY_STAGE = (0.0, 0.05, 0.15, 0.3, 1.0)
 
@@ -483,7 +486,11 @@ def _measures_frame(t: _Tables, rng: np.random.Generator, p: Params, registry: R
             true = np.array([a["true"][scale.id] for a in admins])
             centre = true / len(scale.items) if scale.method == "sum" else true
             for item in scale.items:
-                noisy = np.clip(np.rint(centre + rng.normal(0, sd_e, size=len(admins))), inst.item_min, inst.item_max)
+                # Risk items (PHQ-9 item 9) are endorsed far less often than the others.
+                item_centre = centre - RISK_ITEM_OFFSET if item in inst.risk_items else centre
+                noisy = np.clip(
+                    np.rint(item_centre + rng.normal(0, sd_e, size=len(admins))), inst.item_min, inst.item_max
+                )
                 if item in inst.reverse_items:
                     noisy = inst.item_min + inst.item_max - noisy
                 skipped = rng.random(len(admins)) < p.skip_item_p

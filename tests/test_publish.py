@@ -41,7 +41,8 @@ def test_both_files_with_their_tables(published: Paths) -> None:
     clinical = _tables(published.published / "clinical.duckdb")
     assert {"outcome_summary", "milestone_funnel", "engagement_summary", "milestone_curves", "data_quality",
             "publication"} <= set(aggregate)  # fmt: skip
-    assert {"client_change", "milestones", "publication"} <= set(clinical)
+    assert {"client_change", "milestones", "alerts", "episode_engagement", "publication"} <= set(clinical)
+    assert clinical["alerts"]["caveat"].str.contains("not a safety system").all()
     for name, table in aggregate.items():
         assert "client_id" not in table.columns, name
     meta = aggregate["publication"].row(0, named=True)
