@@ -77,7 +77,8 @@ def _guard(home: Path | None) -> Iterator[None]:
         log = paths.logs / f"error-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
         log.write_text(traceback.format_exc(), encoding="utf-8")
         err.print(
-            f"[red]Internal error (a bug in ifs-outcomes, not in your data); nothing was half-written. "
+            f"[red]Internal error (a bug in ifs-outcomes, not in your data); loads are all-or-nothing and published "
+            "files are only ever replaced whole. "
             f"Details are in {log}; please report it with that file.[/red]"
         )
         raise typer.Exit(EXIT_INTERNAL) from None

@@ -73,6 +73,19 @@ class IndicatorSettings:
     modality_share: float = 0.75
     #: Milestone curves and trajectory points are published only while at least k episodes are at risk.
     disclosure_k: int = 11
+    #: Self-leadership index (practice-defined, 0-100): weights of the Self score (POMP), clinician-rated
+    #: Self-energy (x10) and the inverse of polarization ((10 - polarization) x 10); renormalised over what exists.
+    index_weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
+    #: A per-client slope needs at least this many points.
+    slope_min_points: int = 3
+    #: Coaching choice point (practice-defined): mean resistance over a session and the two attended sessions
+    #: before it at least this, and follow-through over them below the next value or PHQ-9/GAD-7 at caseness.
+    choice_point_resistance: float = 7.0
+    choice_point_follow_through: float = 0.5
+    #: After a choice point, this many further attended sessions count as "continued coaching".
+    choice_point_continued_sessions: int = 3
+    #: Goal Attainment Scaling inter-goal correlation (Kiresuk & Sherman 1968).
+    gas_rho: float = 0.3
 
 
 DEFAULT_SETTINGS = IndicatorSettings()

@@ -23,8 +23,10 @@ from pipeline import io
 from pipeline.change import CATEGORIES, effect_sizes
 from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings, Paths
 from pipeline.disclosure import DisclosurePolicy, TableLayout, apply_disclosure_control
+from pipeline.indicators.coaching import FOLLOWED, coaching_episodes
 from pipeline.indicators.early_warning import build_alerts
 from pipeline.indicators.ifs_process import DEVIATION_KINDS, MILESTONES, ifs_milestones, milestone_curve
+from pipeline.indicators.self_leadership import self_leadership, self_points
 
 DIMENSIONS = ("practice", "service", "modality", "location", "cohort")
 OVERALL = ("overall", "all")
@@ -314,7 +316,115 @@ def data_quality(con: io.duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+TRAJECTORY_LAYOUT = TableLayout(
+    keys=("measure", "session_number", "dimension", "level"),
+    counts=("n",),
+    statistics=(("mean", "n"), ("ci_low", "n"), ("ci_high", "n")),
+)
+MAX_TRAJECTORY_SESSION = 40
+
+
+def self_leadership_trajectory(points: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Mean Self score (POMP), clinician-rated Self-energy and polarization by attended session number, with a
+    t-based 95% CI; a point is published only where at least k episodes contribute."""
+    frame = points.filter(pl.col("session_number").is_between(1, MAX_TRAJECTORY_SESSION)).join(
+        episodes.select("client_id", *DIMENSIONS), on="client_id", how="left"
+    )
+    aggregations = [
+        pl.len().cast(pl.Int64).alias("n"),
+        pl.col("value").mean().alias("mean"),
+        pl.col("value").std().alias("_sd"),
+    ]
+    table = rollup(frame, ["measure", "session_number"], aggregations)
+    half = pl.col("_sd") / pl.col("n").sqrt() * pl.col("n").map_elements(_t975, return_dtype=pl.Float64)
+    return table.with_columns((pl.col("mean") - half).alias("ci_low"), (pl.col("mean") + half).alias("ci_high")).drop(
+        "_sd"
+    )
+
+
+def _t975(n: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, n - 1)) if n > 1 else float("nan")
+
+
+COACHING_LAYOUT = TableLayout(
+    keys=("dimension", "level"),
+    counts=("coaching_episodes", "with_gas", "with_follow_through", "choice_points", *FOLLOWED),
+    statistics=(
+        ("mean_gas_t_baseline", "with_gas"), ("mean_gas_t_latest", "with_gas"), ("mean_gas_t_change", "with_gas"),
+        ("mean_follow_through", "with_follow_through"),
+    ),
+    rates=(("choice_point_rate", "choice_points", "coaching_episodes"),),
+    row_sums=(("choice_points", FOLLOWED),),
+)  # fmt: skip
+
+
+def coaching_summary(coaching: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Coaching episodes: GAS T-scores, follow-through, choice points (practice-defined) and what followed."""
+    frame = coaching.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
+    aggregations = [
+        pl.len().alias("coaching_episodes"),
+        pl.col("gas_t_latest").is_not_null().sum().alias("with_gas"),
+        pl.col("follow_through").is_not_null().sum().alias("with_follow_through"),
+        pl.col("choice_point_date").is_not_null().sum().alias("choice_points"),
+        *[(pl.col("after_choice_point") == f).sum().alias(f) for f in FOLLOWED],
+        pl.col("gas_t_baseline").mean().alias("mean_gas_t_baseline"),
+        pl.col("gas_t_latest").mean().alias("mean_gas_t_latest"),
+        pl.col("gas_t_change").mean().alias("mean_gas_t_change"),
+        pl.col("follow_through").mean().alias("mean_follow_through"),
+    ]
+    table = rollup(frame, [], aggregations, dimensions=tuple(d for d in DIMENSIONS if d != "service"))
+    table = table.with_columns(pl.col(list(COACHING_LAYOUT.counts)).cast(pl.Int64))
+    return table.with_columns(
+        pl.when(pl.col("coaching_episodes") > 0)
+        .then(pl.col("choice_points") / pl.col("coaching_episodes"))
+        .alias("choice_point_rate")
+    )
+
+
+THEME_LAYOUT = TableLayout(
+    keys=("theme", "instrument", "scale"),
+    counts=("paired", "reliably_improved", "recovered"),
+    rates=(("reliable_improvement_rate", "reliably_improved", "paired"),),
+    statistics=(("mean_change", "paired"),),
+    dimension=None,
+)
+
+
+def outcomes_by_theme(client_change: pl.DataFrame, clients: pl.DataFrame) -> pl.DataFrame:
+    """Paired outcomes per presenting theme (DESIGN 5.9). An episode with several themes counts under each, so
+    themes overlap and do not add up to a total."""
+    themes = (
+        clients.select("client_id", pl.col("presenting_themes").str.split(";").alias("theme"))
+        .explode("theme")
+        .drop_nulls()
+    )
+    frame = client_change.filter("paired").join(themes, on="client_id", how="inner")
+    return (
+        frame.group_by("theme", "instrument", "scale")
+        .agg(
+            pl.len().cast(pl.Int64).alias("paired"),
+            pl.col("reliably_improved").sum().cast(pl.Int64).alias("reliably_improved"),
+            (pl.col("category") == "recovered").sum().cast(pl.Int64).alias("recovered"),
+            pl.col("change").mean().alias("mean_change"),
+        )
+        .with_columns((pl.col("reliably_improved") / pl.col("paired")).alias("reliable_improvement_rate"))
+        .sort("theme", "instrument", "scale")
+    )
+
+
 # --- invariants and the whole publication ------------------------------------------------------------------------
+
+
+LAYOUTS = {
+    "outcome_summary": OUTCOME_LAYOUT,
+    "milestone_funnel": FUNNEL_LAYOUT,
+    "engagement_summary": ENGAGEMENT_LAYOUT,
+    "self_leadership_trajectory": TRAJECTORY_LAYOUT,
+    "coaching_summary": COACHING_LAYOUT,
+    "outcomes_by_theme": THEME_LAYOUT,
+}
 
 
 def check_invariants(con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
@@ -338,15 +448,28 @@ def check_invariants(con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.Dat
             problems.append(f"outcome_summary {num} > {den}")
     if (outcomes.select(sum(pl.col(c) for c in CATEGORIES) != pl.col("paired")).to_series()).any():
         problems.append("outcome categories do not add up to paired")
-    for name, layout in (
-        ("outcome_summary", OUTCOME_LAYOUT),
-        ("milestone_funnel", FUNNEL_LAYOUT),
-        ("engagement_summary", ENGAGEMENT_LAYOUT),
-    ):
+    coaching = tables["coaching_summary"]
+    if (coaching.select(sum(pl.col(f) for f in FOLLOWED) != pl.col("choice_points")).to_series()).any():
+        problems.append("coaching: what followed does not add up to the choice points")
+    for name, layout in LAYOUTS.items():
         if tables[name].select(pl.struct(list(layout.keys)).is_duplicated().any()).item():
             problems.append(f"{name}: grain {layout.keys} is not unique")
     if problems:
         raise InvariantBroken("; ".join(problems))
+
+
+def client_caseness(scores: pl.DataFrame, client_change: pl.DataFrame) -> pl.DataFrame:
+    """PHQ-9 and GAD-7 administrations at or above their caseness cutoff (for the coaching choice point)."""
+    cutoffs = (
+        client_change.filter(pl.col("instrument").is_in(["phq9", "gad7"]))
+        .select("instrument", "scale", "cutoff")
+        .unique()
+    )
+    return (
+        scores.join(cutoffs, on=["instrument", "scale"], how="inner")
+        .filter(pl.col("score").is_not_null() & pl.col("cutoff").is_not_null())
+        .select("client_id", "administered_on", (pl.col("score") >= pl.col("cutoff")).alias("clinical"))
+    )
 
 
 def build_publication(
@@ -364,7 +487,7 @@ def build_publication(
     policy = policy or DisclosurePolicy(k=settings.disclosure_k)
     episodes = episode_frame(con, as_of, settings)
     client_change = io.query_pl(con, "SELECT * FROM client_change")
-    scores = io.query_pl(con, "SELECT client_id, instrument, scale, administered_on, score, band FROM scores")
+    scores = io.query_pl(con, "SELECT client_id, instrument, scale, administered_on, score, pomp, band FROM scores")
     sessions = io.query_pl(con, "SELECT * FROM sessions")
     measures = io.query_pl(
         con, "SELECT client_id, instrument, administered_on, item, value FROM measures WHERE instrument = 'phq9'"
@@ -372,22 +495,24 @@ def build_publication(
     clients = io.query_pl(con, "SELECT client_id, discharge_date FROM clients")
     pairs = pair_baseline_latest(scores, sessions)
     milestones = ifs_milestones(sessions, self_leadership_events(scores, pairs, client_change, sessions), settings)
+    points = self_points(scores, sessions)
+    clients_all = io.query_pl(con, "SELECT * FROM clients")
+    caseness = client_caseness(scores, client_change)
+    coaching = coaching_episodes(clients_all, sessions, io.query_pl(con, "SELECT * FROM goals"), caseness, settings)
     internal = {
         "outcome_summary": outcome_summary(client_change, episodes),
         "milestone_funnel": milestone_funnel(milestones, episodes),
         "engagement_summary": engagement_summary(episodes),
+        "self_leadership_trajectory": self_leadership_trajectory(points, episodes),
+        "coaching_summary": coaching_summary(coaching, episodes),
+        "outcomes_by_theme": outcomes_by_theme(client_change, clients_all),
     }
     check_invariants(con, internal)
     meta = pl.DataFrame(
         {"as_of": [as_of], "registry_version": [registry_version], "code_version": [code_version],
          "disclosure_k": [policy.k], "disclosure_rule": [policy.describe()]}
     )  # fmt: skip
-    layouts = {
-        "outcome_summary": OUTCOME_LAYOUT,
-        "milestone_funnel": FUNNEL_LAYOUT,
-        "engagement_summary": ENGAGEMENT_LAYOUT,
-    }
-    aggregate = {name: apply_disclosure_control(table, layouts[name], policy) for name, table in internal.items()}
+    aggregate = {name: apply_disclosure_control(table, LAYOUTS[name], policy) for name, table in internal.items()}
     aggregate["milestone_curves"] = milestone_curves(milestones, policy.k)
     aggregate["data_quality"] = data_quality(con)
     aggregate["publication"] = meta
@@ -395,6 +520,8 @@ def build_publication(
         "client_change": client_change,
         "milestones": milestones,
         "alerts": build_alerts(scores, pairs, client_change, measures, sessions, clients),
+        "self_leadership": self_leadership(points, client_change, settings),
+        "coaching": coaching,
         "episode_engagement": episodes.drop("practice"),
         "publication": meta,
     }
