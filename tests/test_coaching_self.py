@@ -28,7 +28,8 @@ def test_gas_t_formula() -> None:
 
 
 def _coaching(cid: str, resistance: list[int], kept: list[int], reason: str | None = None) -> tuple[dict, list[dict]]:
-    client = {"client_id": cid, "service": "coaching", "discharge_date": D0 + dt.timedelta(days=200) if reason else None,
+    discharged = D0 + dt.timedelta(days=200) if reason else None
+    client = {"client_id": cid, "service": "coaching", "discharge_date": discharged,
               "discharge_reason": reason}  # fmt: skip
     sessions = [
         {"client_id": cid, "session_id": f"{cid}{i}", "session_date": D0 + dt.timedelta(days=7 * i), "kind": "regular",
@@ -74,7 +75,8 @@ def test_choice_point_through_caseness() -> None:
 def test_self_leadership_index_and_slope() -> None:
     points = pl.DataFrame(
         {"client_id": ["A"] * 7 + ["B"] * 2,
-         "measure": ["self_score_pomp"] * 3 + ["clinician_self_energy"] * 2 + ["polarization"] * 2 + ["self_score_pomp"] * 2,
+         "measure": ["self_score_pomp"] * 3 + ["clinician_self_energy"] * 2 + ["polarization"] * 2
+         + ["self_score_pomp"] * 2,
          "session_number": [1, 5, 9, 1, 9, 1, 9, 1, 5],
          "value": [20.0, 40.0, 60.0, 4.0, 8.0, 8.0, 2.0, 50.0, 55.0]}
     )  # fmt: skip
