@@ -1,6 +1,6 @@
 # ifs-outcomes — every recipe is a one-line call into the CLI or a tool; `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help install run demo validate refresh test golden lint format clean
+.PHONY: help install run demo validate refresh test golden docs lint format clean
 
 PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
@@ -34,6 +34,9 @@ test: install ## run the test suite
 
 golden: install ## regenerate the golden outputs from data/sample (only on purpose; read the diff)
 	$(RUN) python -m tests.golden
+
+docs: install ## regenerate docs/data-dictionary.md from the published-table contracts
+	$(CLI) docs
 
 lint: install ## ruff check, ruff format --check, mypy
 	$(RUN) ruff check . && $(RUN) ruff format --check . && $(RUN) mypy

@@ -298,6 +298,20 @@ def change(
     raise typer.Exit(0)
 
 
+@app.command()
+def docs(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the data dictionary.")] = Path(
+        "docs/data-dictionary.md"
+    ),
+) -> None:
+    """Regenerate the data dictionary of the published tables from schemas/published.py (`make docs`)."""
+    from pipeline.docs import data_dictionary_text
+
+    with _guard(None):
+        out_file.write_text(data_dictionary_text(), encoding="utf-8")
+    out.print(f"wrote {out_file}")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point for the console script and ``python -m pipeline``."""
     return app(args=argv if argv is not None else sys.argv[1:], prog_name="ifs-outcomes")

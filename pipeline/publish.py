@@ -27,6 +27,7 @@ from pipeline.indicators.coaching import FOLLOWED, coaching_episodes
 from pipeline.indicators.early_warning import build_alerts
 from pipeline.indicators.ifs_process import DEVIATION_KINDS, MILESTONES, ifs_milestones, milestone_curve
 from pipeline.indicators.self_leadership import self_leadership, self_points
+from schemas.published import conform
 
 DIMENSIONS = ("practice", "service", "modality", "location", "cohort")
 OVERALL = ("overall", "all")
@@ -525,7 +526,10 @@ def build_publication(
         "episode_engagement": episodes.drop("practice"),
         "publication": meta,
     }
-    return Publication(clinical=clinical, aggregate=aggregate)
+    return Publication(
+        clinical={name: conform("clinical", name, frame) for name, frame in clinical.items()},
+        aggregate={name: conform("aggregate", name, frame) for name, frame in aggregate.items()},
+    )
 
 
 def publish(paths: Paths, publication: Publication) -> list[str]:

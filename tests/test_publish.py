@@ -130,3 +130,30 @@ def test_reader_never_sees_a_half_written_file(tmp_path: Path) -> None:
     out, err = reader.communicate(timeout=60)
     assert reader.returncode == 0, err
     assert int(out.strip()) > 10
+
+
+def test_data_dictionary_is_current() -> None:
+    from pipeline.docs import data_dictionary_text
+    from tests.conftest import ROOT
+
+    committed = (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
+    assert data_dictionary_text() == committed, "published tables changed: run `make docs` and commit the result"
+
+
+def test_contracts_match_the_disclosure_layouts(published: Paths) -> None:
+    from pipeline.disclosure import TableLayout
+    from pipeline.publish import LAYOUTS
+    from schemas.published import PUBLISHED
+
+    for spec in PUBLISHED:
+        layout: TableLayout | None = LAYOUTS.get(spec.name) if spec.file == "aggregate" else None
+        if layout is None:
+            assert not spec.protected, spec.name
+            continue
+        protected = {*layout.counts, *(r[0] for r in layout.rates), *(s[0] for s in layout.statistics)}
+        assert set(spec.protected) == protected, spec.name
+    aggregate = _tables(published.published / "aggregate.duckdb")
+    clinical = _tables(published.published / "clinical.duckdb")
+    for spec in PUBLISHED:
+        frame = (aggregate if spec.file == "aggregate" else clinical)[spec.name]
+        assert frame.columns == spec.all_columns(), spec.name
