@@ -654,6 +654,19 @@ CLIENT_CHANGE_COLUMNS = [
 ]  # fmt: skip
 
 
+CLIENT_CHANGE_SCHEMA: dict[str, pl.DataType] = {
+    **dict.fromkeys(["client_id", "instrument", "scale"], pl.String()),
+    "higher_is_better": pl.Boolean(), "baseline_date": pl.Date(), "baseline_score": pl.Float64(),
+    "baseline_session_number": pl.Int64(), "latest_date": pl.Date(), "latest_score": pl.Float64(),
+    "latest_session_number": pl.Int64(), "n_administrations": pl.UInt32(), "paired": pl.Boolean(),
+    "change": pl.Float64(), "rci": pl.Float64(), "reliably_improved": pl.Boolean(),
+    "reliably_deteriorated": pl.Boolean(), "rc_rule": pl.String(), "rc_threshold": pl.Float64(), "rc_sd": pl.Float64(),
+    "rc_sd_source": pl.String(), "reliability": pl.Float64(), "reliability_source": pl.String(),
+    "cutoff": pl.Float64(), "cutoff_source": pl.String(), "clinical_baseline": pl.Boolean(),
+    "clinical_latest": pl.Boolean(), "category": pl.String(), "registry_version": pl.String(),
+}  # fmt: skip
+
+
 def build_client_change(pairs: pl.DataFrame, reliability: pl.DataFrame, registry: Registry) -> pl.DataFrame:
     """The `client_change` table: one row per episode × instrument × scale with any scored administration.
 
@@ -717,7 +730,7 @@ def build_client_change(pairs: pl.DataFrame, reliability: pl.DataFrame, registry
             )
         )
     if not parts:
-        return pl.DataFrame(schema={c: pl.String for c in CLIENT_CHANGE_COLUMNS})
+        return pl.DataFrame(schema=CLIENT_CHANGE_SCHEMA)
     out = pl.concat(parts, how="diagonal_relaxed")
     # Clinical status at baseline is known for unpaired episodes too (NHS caseness at start needs it).
     s = pl.when(pl.col("higher_is_better")).then(1).otherwise(-1)

@@ -66,7 +66,12 @@ def _small(col: pl.Expr, k: int) -> pl.Expr:
 def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: DisclosurePolicy) -> pl.DataFrame:
     """Return the publishable table: suppressed cells NULL with ``<col>_suppressed`` flags beside them."""
     k = policy.k
-    flags = {c: table.select(_small(pl.col(c).fill_null(0), k).alias(c)).to_series() for c in layout.counts}
+    flags = {
+        c: table.select(_small(pl.col(c).cast(pl.Int64).fill_null(0), k).fill_null(False).alias(c))
+        .to_series()
+        .cast(pl.Boolean)
+        for c in layout.counts
+    }
     frame = table.with_row_index("_r")
     flags = _complementary(frame, layout, flags)
     out = frame
@@ -80,10 +85,10 @@ def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: D
             | pl.col(f"{num}{SUPPRESSED_SUFFIX}")
             | pl.col(f"{den}{SUPPRESSED_SUFFIX}")
         )
-        out = out.with_columns(flag.alias(f"{rate}{SUPPRESSED_SUFFIX}"))
+        out = out.with_columns(flag.fill_null(False).cast(pl.Boolean).alias(f"{rate}{SUPPRESSED_SUFFIX}"))
     for statistic, n in layout.statistics:
         # A mean reveals no count, so only its own n matters (a rate would: it is hidden with its counts).
-        out = out.with_columns((pl.col(n).fill_null(0) < k).alias(f"{statistic}{SUPPRESSED_SUFFIX}"))
+        out = out.with_columns((pl.col(n).cast(pl.Int64).fill_null(0) < k).alias(f"{statistic}{SUPPRESSED_SUFFIX}"))
     protected = [*layout.counts, *(r[0] for r in layout.rates), *(s[0] for s in layout.statistics)]
     out = out.with_columns(
         pl.when(pl.col(f"{c}{SUPPRESSED_SUFFIX}")).then(None).otherwise(pl.col(c)).alias(c) for c in protected
@@ -109,7 +114,7 @@ def _complementary(frame: pl.DataFrame, layout: TableLayout, flags: dict[str, pl
                     continue
                 if _protect(total_row, members, values, hidden):
                     changed = True
-            flags[column] = pl.Series(column, hidden)
+            flags[column] = pl.Series(column, hidden, dtype=pl.Boolean)
         for total_col, parts in layout.row_sums:
             total_hidden = flags[total_col].to_list()
             part_values = {p: frame[p].fill_null(0).to_list() for p in parts}
@@ -127,9 +132,9 @@ def _complementary(frame: pl.DataFrame, layout: TableLayout, flags: dict[str, pl
                     elif part_values[hidden_parts[0]][r] > 0:
                         total_hidden[r] = True  # nothing else to hide: the total itself must go
                         changed = True
-            flags[total_col] = pl.Series(total_col, total_hidden)
+            flags[total_col] = pl.Series(total_col, total_hidden, dtype=pl.Boolean)
             for p in parts:
-                flags[p] = pl.Series(p, part_hidden[p])
+                flags[p] = pl.Series(p, part_hidden[p], dtype=pl.Boolean)
     return flags
 
 

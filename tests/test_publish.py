@@ -157,3 +157,17 @@ def test_contracts_match_the_disclosure_layouts(published: Paths) -> None:
     for spec in PUBLISHED:
         frame = (aggregate if spec.file == "aggregate" else clinical)[spec.name]
         assert frame.columns == spec.all_columns(), spec.name
+
+
+def test_a_warehouse_with_no_valid_episode_still_publishes(tmp_path: Path) -> None:
+    """Every client quarantined: the files exist, with empty (not broken) tables."""
+    from tests.builders import valid_rows, write_batch
+
+    rows = valid_rows()
+    for client in rows["clients"]:
+        client["service"] = "bogus"
+    paths = Paths(tmp_path / "home")
+    summary = refresh_batches(paths, [write_batch(tmp_path / "b", rows)], AS_OF)
+    assert summary.status == "loaded_with_quarantine" and len(summary.published) == 2
+    clinical = _tables(paths.published / "clinical.duckdb")
+    assert clinical["client_change"].height == 0 and clinical["milestones"].height == 0
