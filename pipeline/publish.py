@@ -284,6 +284,56 @@ def engagement_summary(episodes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+MONTHLY_LAYOUT = TableLayout(
+    keys=("period_type", "period", "parent_period", "dimension", "level"),
+    counts=(
+        "scheduled",
+        "attended",
+        "cancelled",
+        "no_show",
+        "intakes",
+        "planned_endings",
+        "unplanned_endings",
+        "other_endings",
+    ),
+    rates=(("attendance_rate", "attended", "scheduled"),),
+    row_sums=(("scheduled", ("attended", "cancelled", "no_show")),),
+    hierarchy=("period", "parent_period"),
+)
+
+
+def engagement_by_period(sessions: pl.DataFrame, clients: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Session-level figures by the session's month and quarter (DESIGN 5.2): treatment sessions scheduled,
+    attended, cancelled, no-show; intakes by intake month; endings by discharge month."""
+    treatment = sessions.filter(pl.col("kind") != "consultation").select(
+        "client_id",
+        pl.col("session_date").alias("_date"),
+        pl.lit(1).alias("scheduled"),
+        (pl.col("status") == "attended").cast(pl.Int64).alias("attended"),
+        (pl.col("status") == "cancelled").cast(pl.Int64).alias("cancelled"),
+        (pl.col("status") == "no_show").cast(pl.Int64).alias("no_show"),
+    )
+    intakes = clients.filter(pl.col("intake_date").is_not_null()).select(
+        "client_id", pl.col("intake_date").alias("_date"), pl.lit(1).alias("intakes")
+    )
+    ending = episodes.filter(pl.col("ended") & ~pl.col("consultation_only")).select(
+        "client_id",
+        pl.col("discharge_date").alias("_date"),
+        (pl.col("ending") == "planned").cast(pl.Int64).alias("planned_endings"),
+        (pl.col("ending") == "unplanned").cast(pl.Int64).alias("unplanned_endings"),
+        (pl.col("ending") == "other").cast(pl.Int64).alias("other_endings"),
+    )
+    events = pl.concat([treatment, intakes, ending], how="diagonal").with_columns(
+        pl.col(list(MONTHLY_LAYOUT.counts)).fill_null(0)
+    )
+    frame = events.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
+    aggregations = [pl.col(c).sum().cast(pl.Int64).alias(c) for c in MONTHLY_LAYOUT.counts]
+    table = rollup(with_periods(frame, "_date"), ["period_type", "period", "parent_period"], aggregations)
+    return table.with_columns(
+        pl.when(pl.col("scheduled") > 0).then(pl.col("attended") / pl.col("scheduled")).alias("attendance_rate")
+    ).sort("period_type", "period", "dimension", "level")
+
+
 def data_quality(con: io.duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Rows received, loaded, quarantined and collapsed per batch and table, and quarantined rows per rule.
     These count rows, not people, and are exempt from disclosure control (DESIGN 6)."""
@@ -425,6 +475,7 @@ LAYOUTS = {
     "self_leadership_trajectory": TRAJECTORY_LAYOUT,
     "coaching_summary": COACHING_LAYOUT,
     "outcomes_by_theme": THEME_LAYOUT,
+    "engagement_by_period": MONTHLY_LAYOUT,
 }
 
 
@@ -439,6 +490,11 @@ def check_invariants(con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.Dat
         problems.append(f"engagement episodes {overall['episodes']} != clients {n_clients}")
     if overall["scheduled"] != n_treatment:
         problems.append(f"engagement sessions {overall['scheduled']} != treatment sessions {n_treatment}")
+    by_period = tables["engagement_by_period"].filter(
+        (pl.col("dimension") == "overall") & (pl.col("period_type") == "month")
+    )
+    if by_period["scheduled"].sum() != n_treatment:
+        problems.append(f"monthly sessions {by_period['scheduled'].sum()} != treatment sessions {n_treatment}")
     funnel = tables["milestone_funnel"]
     for k in MILESTONES[1:]:
         if (funnel[f"reached_m{k}"] > funnel[f"reached_m{k - 1}"]).any():
@@ -507,6 +563,7 @@ def build_publication(
         "self_leadership_trajectory": self_leadership_trajectory(points, episodes),
         "coaching_summary": coaching_summary(coaching, episodes),
         "outcomes_by_theme": outcomes_by_theme(client_change, clients_all),
+        "engagement_by_period": engagement_by_period(sessions, clients_all, episodes),
     }
     check_invariants(con, internal)
     meta = pl.DataFrame(

@@ -128,6 +128,15 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "conversion_rate median_cadence_days mean_duration_min",
     ),
     _table(
+        "engagement_by_period",
+        "aggregate",
+        "period_type × period × dimension × level",
+        "Treatment sessions by the session's month and quarter; intakes by intake month; endings by discharge month.",
+        "period_type period parent_period dimension level scheduled attended cancelled no_show intakes "
+        "planned_endings unplanned_endings other_endings attendance_rate",
+        "scheduled attended cancelled no_show intakes planned_endings unplanned_endings other_endings attendance_rate",
+    ),
+    _table(
         "self_leadership_trajectory",
         "aggregate",
         "measure × session_number × dimension × level",
@@ -263,6 +272,9 @@ TABLE_DOCS: dict[str, str] = {
     "planned": "planned endings",
     "unplanned": "unplanned endings (client withdrew, lost contact)",
     "other_endings": "endings of reason other",
+    "intakes": "episodes whose intake fell in the period",
+    "planned_endings": "planned endings in the period (by discharge date)",
+    "unplanned_endings": "unplanned endings in the period (by discharge date)",
     "lapsed": "open episodes with no attended session in the 42 days before the as-of date",
     "dropouts": "unplanned endings + lapsed",
     "dropout_denominator": "ended + lapsed",
