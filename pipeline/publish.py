@@ -186,7 +186,7 @@ def _effect_size_cis(frame: pl.DataFrame) -> pl.DataFrame:
             for (instrument, scale), cell in part.group_by("instrument", "scale"):
                 es = effect_sizes(
                     cell["baseline_score"].to_numpy(), cell["latest_score"].to_numpy(),
-                    higher_is_better=bool(cell["higher_is_better"][0]), n_resamples=1000,
+                    higher_is_better=bool(cell["higher_is_better"][0]), n_resamples=1000, intervals=("d",),
                 )  # fmt: skip
                 rows.append(
                     {"period_type": "all", "dimension": dim, "level": str(level), "instrument": instrument,
