@@ -128,16 +128,22 @@ def has_tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:
     return set(names) <= found
 
 
+def _create_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], replace: bool) -> None:
+    """CREATE [OR REPLACE] TABLE name AS the frame, for each; names are code constants, checked anyway."""
+    verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+    for name, frame in tables.items():
+        if not name.isidentifier():
+            raise ValueError(f"not a table name: {name!r}")
+        con.register("_frame", frame)
+        con.execute(f"{verb} {name} AS SELECT * FROM _frame")
+        con.unregister("_frame")
+
+
 def replace_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
     """Rebuild derived tables from frames in one transaction: readers see all old or all new ones."""
     con.begin()
     try:
-        for name, frame in tables.items():
-            if not name.isidentifier():
-                raise ValueError(f"not a table name: {name!r}")
-            con.register("_frame", frame)
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame")
-            con.unregister("_frame")
+        _create_tables(con, tables, replace=True)
     except BaseException:
         con.rollback()
         raise
@@ -156,12 +162,7 @@ def write_duckdb_atomic(path: Path, tables: dict[str, pl.DataFrame]) -> None:
     try:
         con = duckdb.connect(str(tmp))
         try:
-            for name, frame in tables.items():
-                if not name.isidentifier():
-                    raise ValueError(f"not a table name: {name!r}")
-                con.register("_frame", frame)
-                con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
-                con.unregister("_frame")
+            _create_tables(con, tables, replace=False)
             con.execute("CHECKPOINT")
         finally:
             con.close()

@@ -480,10 +480,3 @@ def _measure_rules(
     )
     add(flag(typed.join(mismatched, on=ADMIN_KEY, how="semi"), pl.lit(True), "total_mismatch", "item,value"))
 
-
-def loaded_context_columns() -> dict[str, list[str]]:
-    """Columns of the warehouse tables that validation reads (see ``Loaded``)."""
-    return {
-        "clients": ["client_id", "intake_date", "discharge_date"],
-        "sessions": ["session_id", "client_id", "session_date", "kind"],
-    }
