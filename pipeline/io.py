@@ -179,6 +179,21 @@ def write_duckdb_atomic(path: Path, tables: dict[str, pl.DataFrame]) -> None:
         Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
+def published_warehouse_run(path: Path) -> str | None:
+    """The warehouse run a published file was built from (None when missing or unreadable)."""
+    if not path.exists():
+        return None
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS pub (READ_ONLY)", [str(path)])
+        row = con.execute("SELECT warehouse_run_id FROM pub.publication").fetchall()
+        return row[0][0] if row else None
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
 def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """Run a query and return polars (DuckDB 2.0: relations bind parameters; connections have no .pl())."""
     return con.sql(sql, params=params or []).pl()

@@ -151,3 +151,11 @@ def warehouse_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The latest as-of date of any loaded batch: the date every indicator is computed at."""
     row = con.execute("SELECT max(as_of) FROM runs WHERE status IN ('loaded', 'loaded_with_quarantine')").fetchall()
     return row[0][0]
+
+
+def latest_loaded_run(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The run id of the most recent load: what a publication records to know whether it is current."""
+    row = con.execute(
+        "SELECT run_id FROM runs WHERE status IN ('loaded', 'loaded_with_quarantine') ORDER BY finished_at DESC LIMIT 1"
+    ).fetchall()
+    return row[0][0] if row else None

@@ -536,6 +536,7 @@ def build_publication(
     code_version: str,
     settings: IndicatorSettings = DEFAULT_SETTINGS,
     policy: DisclosurePolicy | None = None,
+    warehouse_run_id: str | None = None,
 ) -> Publication:
     """Everything both published files hold, computed from the warehouse as it stands."""
     from pipeline.change import pair_baseline_latest
@@ -567,7 +568,8 @@ def build_publication(
     }
     check_invariants(con, internal)
     meta = pl.DataFrame(
-        {"as_of": [as_of], "registry_version": [registry_version], "code_version": [code_version],
+        {"as_of": [as_of], "warehouse_run_id": [warehouse_run_id], "registry_version": [registry_version],
+         "code_version": [code_version],
          "disclosure_k": [policy.k], "disclosure_rule": [policy.describe()]}
     )  # fmt: skip
     aggregate = {name: apply_disclosure_control(table, LAYOUTS[name], policy) for name, table in internal.items()}

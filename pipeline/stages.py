@@ -23,6 +23,7 @@ from pipeline.config import Paths
 from pipeline.ingest import ROW, Batch, BatchRejected, identify, read_batch
 from pipeline.load import (
     RunRecord,
+    latest_loaded_run,
     load_batch,
     loaded_content_hashes,
     read_loaded_context,
@@ -199,11 +200,15 @@ def refresh_batches(
             progress("scoring and computing change")
             io.replace_tables(con, derive_outcomes(con, registry))
         as_of = warehouse_as_of(con)
-        present = (paths.published / "aggregate.duckdb").exists() and (paths.published / "clinical.duckdb").exists()
+        run_id = latest_loaded_run(con)
+        current = all(
+            io.published_warehouse_run(paths.published / f"{name}.duckdb") == run_id
+            for name in ("aggregate", "clinical")
+        )
         published: list[str] = []
-        if as_of is not None and (stale or not present):
+        if as_of is not None and run_id is not None and (stale or not current):
             progress("computing indicators and publishing")
-            publication = build_publication(con, as_of, registry.version, code_version())
+            publication = build_publication(con, as_of, registry.version, code_version(), warehouse_run_id=run_id)
             published = publish(paths, publication)
         con.execute("CHECKPOINT")
     return RunSummary(batches=summaries, as_of=as_of, published=published)

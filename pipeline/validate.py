@@ -479,4 +479,3 @@ def _measure_rules(
         .unique()
     )
     add(flag(typed.join(mismatched, on=ADMIN_KEY, how="semi"), pl.lit(True), "total_mismatch", "item,value"))
-

@@ -40,6 +40,7 @@ SHARED: dict[str, str] = {
     "client_id": "the practice's pseudonymous episode id",
     "as_of": "the warehouse's as-of date the indicators were computed at",
     "registry_version": "hash of the instrument registry files used",
+    "warehouse_run_id": "the last warehouse load this publication reflects (a refresh republishes when it differs)",
     "code_version": "ifs-outcomes version (and git commit) that computed the numbers",
     "disclosure_k": "the disclosure threshold k in force",
     "disclosure_rule": "the disclosure rule in force, in words",
@@ -178,7 +179,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "aggregate",
         "one row",
         "What these numbers were computed with.",
-        "as_of registry_version code_version disclosure_k disclosure_rule",
+        "as_of warehouse_run_id registry_version code_version disclosure_k disclosure_rule",
     ),
     _table(
         "client_change",
@@ -245,7 +246,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "clinical",
         "one row",
         "What these numbers were computed with.",
-        "as_of registry_version code_version disclosure_k disclosure_rule",
+        "as_of warehouse_run_id registry_version code_version disclosure_k disclosure_rule",
     ),
 )
 

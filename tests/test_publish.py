@@ -171,3 +171,16 @@ def test_a_warehouse_with_no_valid_episode_still_publishes(tmp_path: Path) -> No
     assert summary.status == "loaded_with_quarantine" and len(summary.published) == 2
     clinical = _tables(paths.published / "clinical.duckdb")
     assert clinical["client_change"].height == 0 and clinical["milestones"].height == 0
+
+
+def test_a_stale_publication_is_rebuilt(tmp_path: Path) -> None:
+    """If publishing once failed after a load, the next refresh notices the files lag the warehouse."""
+    from tests.builders import valid_rows, write_batch
+
+    paths = Paths(tmp_path / "home")
+    folder = write_batch(tmp_path / "b", valid_rows())
+    refresh_batches(paths, [folder], AS_OF)
+    with duckdb.connect(str(paths.published / "aggregate.duckdb")) as con:
+        con.execute("UPDATE publication SET warehouse_run_id = 'an older run'")
+    again = refresh_batches(paths, [folder], AS_OF)
+    assert again.status == "already_loaded" and len(again.published) == 2
