@@ -30,6 +30,8 @@ from pipeline.indicators.self_leadership import self_leadership, self_points
 from schemas.published import conform
 
 DIMENSIONS = ("practice", "service", "modality", "location", "cohort")
+#: Episode-level tables are also cut by the month and quarter the episode started (a start cohort).
+START_PERIOD = ["period_type", "period", "parent_period"]
 OVERALL = ("overall", "all")
 
 
@@ -198,7 +200,8 @@ def _effect_size_cis(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 FUNNEL_LAYOUT = TableLayout(
-    keys=("dimension", "level"),
+    keys=("period_type", "period", "parent_period", "dimension", "level"),
+    hierarchy=("period", "parent_period"),
     counts=("episodes", *(f"reached_m{k}" for k in MILESTONES), *(f"episodes_{kind}" for kind in DEVIATION_KINDS)),
     rates=tuple((f"reach_rate_m{k}", f"reached_m{k}", "episodes") for k in MILESTONES),
     statistics=(("median_session_m1", "reached_m1"), ("median_session_m2", "reached_m2")),
@@ -208,9 +211,12 @@ FUNNEL_LAYOUT = TableLayout(
 def milestone_funnel(milestones: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """Episodes reaching each milestone in order (non-increasing M1..M5), and episodes with each deviation kind.
 
-    Denominator: episodes with at least one attended treatment session. Period: all time (this version).
+    Denominator: episodes with at least one attended treatment session. Period: the month/quarter the episode
+    started (its first attended treatment session) — a start cohort.
     """
-    frame = milestones.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
+    frame = with_periods(
+        milestones.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left"), "first_session_date"
+    )
     aggregations = [
         pl.len().cast(pl.Int64).alias("episodes"),
         *[(pl.col("stage_reached") >= k).sum().cast(pl.Int64).alias(f"reached_m{k}") for k in MILESTONES],
@@ -218,7 +224,7 @@ def milestone_funnel(milestones: pl.DataFrame, episodes: pl.DataFrame) -> pl.Dat
         pl.col("m1_session").median().alias("median_session_m1"),
         pl.col("m2_session").median().alias("median_session_m2"),
     ]
-    table = rollup(frame, [], aggregations)
+    table = rollup(frame, START_PERIOD, aggregations)
     return table.with_columns(
         pl.when(pl.col("episodes") > 0).then(pl.col(f"reached_m{k}") / pl.col("episodes")).alias(f"reach_rate_m{k}")
         for k in MILESTONES
@@ -368,7 +374,8 @@ def data_quality(con: io.duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 TRAJECTORY_LAYOUT = TableLayout(
-    keys=("measure", "session_number", "dimension", "level"),
+    keys=("period_type", "period", "parent_period", "measure", "session_number", "dimension", "level"),
+    hierarchy=("period", "parent_period"),
     counts=("n",),
     statistics=(("mean", "n"), ("ci_low", "n"), ("ci_high", "n")),
 )
@@ -378,15 +385,18 @@ MAX_TRAJECTORY_SESSION = 40
 def self_leadership_trajectory(points: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """Mean Self score (POMP), clinician-rated Self-energy and polarization by attended session number, with a
     t-based 95% CI; a point is published only where at least k episodes contribute."""
-    frame = points.filter(pl.col("session_number").is_between(1, MAX_TRAJECTORY_SESSION)).join(
-        episodes.select("client_id", *DIMENSIONS), on="client_id", how="left"
+    frame = with_periods(
+        points.filter(pl.col("session_number").is_between(1, MAX_TRAJECTORY_SESSION)).join(
+            episodes.select("client_id", "first_attended_date", *DIMENSIONS), on="client_id", how="left"
+        ),
+        "first_attended_date",
     )
     aggregations = [
         pl.len().cast(pl.Int64).alias("n"),
         pl.col("value").mean().alias("mean"),
         pl.col("value").std().alias("_sd"),
     ]
-    table = rollup(frame, ["measure", "session_number"], aggregations)
+    table = rollup(frame, [*START_PERIOD, "measure", "session_number"], aggregations)
     half = pl.col("_sd") / pl.col("n").sqrt() * pl.col("n").map_elements(_t975, return_dtype=pl.Float64)
     return table.with_columns((pl.col("mean") - half).alias("ci_low"), (pl.col("mean") + half).alias("ci_high")).drop(
         "_sd"
@@ -400,7 +410,8 @@ def _t975(n: int) -> float:
 
 
 COACHING_LAYOUT = TableLayout(
-    keys=("dimension", "level"),
+    keys=("period_type", "period", "parent_period", "dimension", "level"),
+    hierarchy=("period", "parent_period"),
     counts=("coaching_episodes", "with_gas", "with_follow_through", "choice_points", *FOLLOWED),
     statistics=(
         ("mean_gas_t_baseline", "with_gas"), ("mean_gas_t_latest", "with_gas"), ("mean_gas_t_change", "with_gas"),
@@ -413,7 +424,10 @@ COACHING_LAYOUT = TableLayout(
 
 def coaching_summary(coaching: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """Coaching episodes: GAS T-scores, follow-through, choice points (practice-defined) and what followed."""
-    frame = coaching.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
+    frame = with_periods(
+        coaching.join(episodes.select("client_id", "first_attended_date", *DIMENSIONS), on="client_id", how="left"),
+        "first_attended_date",
+    )
     aggregations = [
         pl.len().alias("coaching_episodes"),
         pl.col("gas_t_latest").is_not_null().sum().alias("with_gas"),
@@ -425,7 +439,7 @@ def coaching_summary(coaching: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataF
         pl.col("gas_t_change").mean().alias("mean_gas_t_change"),
         pl.col("follow_through").mean().alias("mean_follow_through"),
     ]
-    table = rollup(frame, [], aggregations, dimensions=tuple(d for d in DIMENSIONS if d != "service"))
+    table = rollup(frame, START_PERIOD, aggregations, dimensions=tuple(d for d in DIMENSIONS if d != "service"))
     table = table.with_columns(pl.col(list(COACHING_LAYOUT.counts)).cast(pl.Int64))
     return table.with_columns(
         pl.when(pl.col("coaching_episodes") > 0)

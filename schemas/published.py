@@ -33,7 +33,8 @@ SHARED: dict[str, str] = {
     "dimension": "the breakdown: overall, practice, service, modality, location or cohort",
     "level": "the value of the dimension (`all` for overall; `none` where an episode has no modality or location)",
     "period_type": "all, quarter or month",
-    "period": "`all`, a quarter such as 2026-Q3, or a month such as 2026-09 (of the latest administration)",
+    "period": "`all`, a quarter such as 2026-Q3 or a month such as 2026-09: of the latest administration "
+    "(outcome_summary), of the session or event (engagement_by_period), or of the episode's start (the others)",
     "parent_period": "the period this one adds up to (a month's quarter; a quarter's `all`)",
     "instrument": "instrument id from the registry (phq9, gad7, proqol5, ifs_self, self_energy_8c)",
     "scale": "scale id within the instrument (total, burnout, …)",
@@ -100,7 +101,8 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "aggregate",
         "dimension × level",
         "How far episodes travel through the five goals of IFS work, in order, and sequence deviations.",
-        "dimension level episodes reached_m1 reached_m2 reached_m3 reached_m4 reached_m5 episodes_m2_before_m1 "
+        "period_type period parent_period dimension level episodes reached_m1 reached_m2 reached_m3 reached_m4 "
+        "reached_m5 episodes_m2_before_m1 "
         "episodes_m3_before_m2 episodes_m4_before_m3 episodes_m5_before_m4 "
         "episodes_exile_contact_without_permission median_session_m1 median_session_m2 reach_rate_m1 "
         "reach_rate_m2 reach_rate_m3 reach_rate_m4 reach_rate_m5",
@@ -142,7 +144,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "aggregate",
         "measure × session_number × dimension × level",
         "Mean Self score (POMP), clinician-rated Self-energy and polarization by attended session number.",
-        "measure session_number dimension level n mean ci_low ci_high",
+        "period_type period parent_period measure session_number dimension level n mean ci_low ci_high",
         "n mean ci_low ci_high",
     ),
     _table(
@@ -151,7 +153,8 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "dimension × level",
         "Coaching episodes: GAS T-scores, commitment follow-through, choice points (practice-defined) and what "
         "followed.",
-        "dimension level coaching_episodes with_gas with_follow_through choice_points referred_to_therapy "
+        "period_type period parent_period dimension level coaching_episodes with_gas with_follow_through "
+        "choice_points referred_to_therapy "
         "continued_coaching ended_otherwise too_early mean_gas_t_baseline mean_gas_t_latest mean_gas_t_change "
         "mean_follow_through choice_point_rate",
         "coaching_episodes with_gas with_follow_through choice_points referred_to_therapy continued_coaching "

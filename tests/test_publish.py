@@ -72,7 +72,8 @@ def test_internal_tables_reconcile(published: Paths) -> None:
     reached = [int((milestones["stage_reached"] >= k).sum()) for k in range(1, 6)]
     assert reached == sorted(reached, reverse=True)  # the funnel never increases along M1..M5
     aggregate = _tables(published.published / "aggregate.duckdb")
-    overall = aggregate["milestone_funnel"].filter(pl.col("dimension") == "overall").row(0, named=True)
+    funnel = aggregate["milestone_funnel"]
+    overall = funnel.filter((pl.col("dimension") == "overall") & (pl.col("period_type") == "all")).row(0, named=True)
     assert overall["episodes"] == milestones.height
     engagement = clinical["episode_engagement"]
     for dim in ("practice_id", "service", "modality", "location", "cohort"):
