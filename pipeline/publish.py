@@ -564,21 +564,20 @@ def build_publication(
     measures = io.query_pl(
         con, "SELECT client_id, instrument, administered_on, item, value FROM measures WHERE instrument = 'phq9'"
     )
-    clients = io.query_pl(con, "SELECT client_id, discharge_date FROM clients")
+    clients = io.query_pl(con, "SELECT * FROM clients")
     pairs = pair_baseline_latest(scores, sessions)
     milestones = ifs_milestones(sessions, self_leadership_events(scores, pairs, client_change, sessions), settings)
     points = self_points(scores, sessions)
-    clients_all = io.query_pl(con, "SELECT * FROM clients")
     caseness = client_caseness(scores, client_change)
-    coaching = coaching_episodes(clients_all, sessions, io.query_pl(con, "SELECT * FROM goals"), caseness, settings)
+    coaching = coaching_episodes(clients, sessions, io.query_pl(con, "SELECT * FROM goals"), caseness, settings)
     internal = {
         "outcome_summary": outcome_summary(client_change, episodes),
         "milestone_funnel": milestone_funnel(milestones, episodes),
         "engagement_summary": engagement_summary(episodes),
         "self_leadership_trajectory": self_leadership_trajectory(points, episodes),
         "coaching_summary": coaching_summary(coaching, episodes),
-        "outcomes_by_theme": outcomes_by_theme(client_change, clients_all),
-        "engagement_by_period": engagement_by_period(sessions, clients_all, episodes),
+        "outcomes_by_theme": outcomes_by_theme(client_change, clients),
+        "engagement_by_period": engagement_by_period(sessions, clients, episodes),
     }
     check_invariants(con, internal)
     meta = pl.DataFrame(
