@@ -191,6 +191,12 @@ def is_clinical(score: np.ndarray, cutoff: float, higher_is_better: bool) -> np.
     return s * np.asarray(score, dtype=float) <= s * cutoff
 
 
+def clinical_expr(score: pl.Expr, cutoff: pl.Expr, higher_is_better: pl.Expr) -> pl.Expr:
+    """`is_clinical` as a polars expression (a score on the cutoff is clinical)."""
+    s = pl.when(higher_is_better).then(1.0).otherwise(-1.0)
+    return s * score <= s * cutoff
+
+
 def categorize(
     improved: np.ndarray,
     deteriorated: np.ndarray,
@@ -541,17 +547,21 @@ PAIR_KEY = ["client_id", "instrument", "scale"]
 
 
 def treatment_sessions(sessions: pl.DataFrame) -> pl.DataFrame:
-    """Attended non-consultation sessions (intake, regular, closing): what "session number" counts."""
-    return sessions.filter((pl.col("status") == "attended") & (pl.col("kind") != "consultation"))
+    """Attended non-consultation sessions (intake, regular, closing) in date order, each with its
+    `session_number` within the episode: the one definition of what a session number counts (DESIGN 5.2)."""
+    order = ["client_id", "session_date", *(["session_id"] if "session_id" in sessions.columns else [])]
+    return (
+        sessions.filter((pl.col("status") == "attended") & (pl.col("kind") != "consultation"))
+        .sort(order)
+        .with_columns(pl.int_range(1, pl.len() + 1).over("client_id").cast(pl.Int64).alias("session_number"))
+    )
 
 
 def session_numbers(events: pl.DataFrame, sessions: pl.DataFrame, date_column: str) -> pl.Series:
     """For each event row, the count of attended treatment sessions of its client on or before its date."""
     counted = (
         treatment_sessions(sessions)
-        .select("client_id", pl.col("session_date").alias("_d"))
-        .sort("client_id", "_d")
-        .with_columns(pl.int_range(1, pl.len() + 1).over("client_id").alias("_n"))
+        .select("client_id", pl.col("session_date").alias("_d"), pl.col("session_number").alias("_n"))
         .group_by("client_id", "_d")
         .agg(pl.col("_n").max())
         .sort("_d")
@@ -745,11 +755,10 @@ def build_client_change(pairs: pl.DataFrame, reliability: pl.DataFrame, registry
         return pl.DataFrame(schema=CLIENT_CHANGE_SCHEMA)
     out = pl.concat(parts, how="diagonal_relaxed")
     # Clinical status at baseline is known for unpaired episodes too (NHS caseness at start needs it).
-    s = pl.when(pl.col("higher_is_better")).then(1).otherwise(-1)
     known = pl.col("cutoff").is_not_null() & pl.col("baseline_score").is_not_null()
     out = out.with_columns(
         pl.when(pl.col("clinical_baseline").is_null() & known)
-        .then(s * pl.col("baseline_score") <= s * pl.col("cutoff"))
+        .then(clinical_expr(pl.col("baseline_score"), pl.col("cutoff"), pl.col("higher_is_better")))
         .otherwise(pl.col("clinical_baseline"))
         .alias("clinical_baseline")
     )

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from pipeline import io
-from pipeline.change import CATEGORIES, effect_sizes
+from pipeline.change import CATEGORIES, clinical_expr, effect_sizes
 from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings, Paths
 from pipeline.disclosure import DisclosurePolicy, TableLayout, apply_disclosure_control
 from pipeline.indicators.coaching import FOLLOWED, coaching_episodes
@@ -530,16 +530,20 @@ def check_invariants(con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.Dat
 
 
 def client_caseness(scores: pl.DataFrame, client_change: pl.DataFrame) -> pl.DataFrame:
-    """PHQ-9 and GAD-7 administrations at or above their caseness cutoff (for the coaching choice point)."""
+    """PHQ-9 and GAD-7 administrations at or beyond their caseness cutoff (for the coaching choice point)."""
     cutoffs = (
         client_change.filter(pl.col("instrument").is_in(["phq9", "gad7"]))
-        .select("instrument", "scale", "cutoff")
+        .select("instrument", "scale", "cutoff", "higher_is_better")
         .unique()
     )
     return (
         scores.join(cutoffs, on=["instrument", "scale"], how="inner")
         .filter(pl.col("score").is_not_null() & pl.col("cutoff").is_not_null())
-        .select("client_id", "administered_on", (pl.col("score") >= pl.col("cutoff")).alias("clinical"))
+        .select(
+            "client_id",
+            "administered_on",
+            clinical_expr(pl.col("score"), pl.col("cutoff"), pl.col("higher_is_better")).alias("clinical"),
+        )
     )
 
 

@@ -296,7 +296,7 @@ def _refresh_one(
 def derive_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, pl.DataFrame]:
     """The score and change stages over everything loaded: `scores`, `scale_reliability`, `client_change`."""
     measures = io.query_pl(con, "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures")
-    sessions = io.query_pl(con, "SELECT client_id, session_date, kind, status FROM sessions")
+    sessions = io.query_pl(con, "SELECT client_id, session_id, session_date, kind, status FROM sessions")
     scores = build_scores(measures, registry)
     pairs = pair_baseline_latest(scores, sessions)
     reliability = scale_reliability(measures, pairs, registry)

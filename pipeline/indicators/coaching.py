@@ -23,6 +23,7 @@ import math
 
 import polars as pl
 
+from pipeline.change import treatment_sessions
 from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings
 
 CHOICE_POINT_LABEL = "choice point (practice-defined thresholds)"
@@ -51,10 +52,9 @@ def coaching_episodes(
     and what followed. ``caseness`` has client_id, administered_on, clinical (PHQ-9 or GAD-7 rows)."""
     coaching = clients.filter(pl.col("service") == "coaching").select("client_id", "discharge_date", "discharge_reason")
     attended = (
-        sessions.filter((pl.col("status") == "attended") & (pl.col("kind") != "consultation"))
+        treatment_sessions(sessions)
         .join(coaching.select("client_id"), on="client_id", how="semi")
-        .sort("client_id", "session_date", "session_id")
-        .with_columns(pl.int_range(1, pl.len() + 1).over("client_id").alias("n"))
+        .rename({"session_number": "n"})
         .with_columns(pl.col("commitments_set").shift(1).over("client_id").alias("set_before"))
     )
     window = 3

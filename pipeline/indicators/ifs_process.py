@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from pipeline.change import treatment_sessions
 from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings
 
 MILESTONES = (1, 2, 3, 4, 5)
@@ -46,24 +47,20 @@ MILESTONE_NAMES = {
 
 def qualifying_events(sessions: pl.DataFrame, settings: IndicatorSettings = DEFAULT_SETTINGS) -> pl.DataFrame:
     """Attended treatment sessions in order, numbered, with a boolean per milestone event M1-M4."""
-    treatment = sessions.filter((pl.col("status") == "attended") & (pl.col("kind") != "consultation"))
+    treatment = treatment_sessions(sessions)
     trusted = (pl.col("protector_trust") >= settings.protector_trust_min) & pl.col("unblending").is_in(
         ["partial", "full"]
     )
     without_permission = pl.col("exile_contact") & (pl.col("protector_permission") == False)  # noqa: E712
-    return (
-        treatment.sort("client_id", "session_date", "session_id")
-        .with_columns(pl.int_range(1, pl.len() + 1).over("client_id").alias("session_number"))
-        .select(
-            "client_id",
-            "session_date",
-            "session_number",
-            q1=trusted.fill_null(False),
-            q2=(pl.col("exile_contact") & pl.col("protector_permission")).fill_null(False),
-            q3=pl.col("unburdening").is_in(["partial", "complete"]).fill_null(False),
-            q4=pl.col("protector_release").is_in(["partial", "complete"]).fill_null(False),
-            no_permission=without_permission.fill_null(False),
-        )
+    return treatment.select(
+        "client_id",
+        "session_date",
+        "session_number",
+        q1=trusted.fill_null(False),
+        q2=(pl.col("exile_contact") & pl.col("protector_permission")).fill_null(False),
+        q3=pl.col("unburdening").is_in(["partial", "complete"]).fill_null(False),
+        q4=pl.col("protector_release").is_in(["partial", "complete"]).fill_null(False),
+        no_permission=without_permission.fill_null(False),
     )
 
 

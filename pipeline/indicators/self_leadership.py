@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.change import session_numbers
+from pipeline.change import session_numbers, treatment_sessions
 from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings
 
 INDEX_LABEL = "Self-leadership index (practice-defined; not a validated measure)"
@@ -37,11 +37,7 @@ def self_points(scores: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     points_self = own.with_columns(session_numbers(own, sessions, "administered_on").alias("session_number")).select(
         "client_id", measure=pl.lit("self_score_pomp"), session_number="session_number", value="pomp"
     )
-    treatment = (
-        sessions.filter((pl.col("status") == "attended") & (pl.col("kind") != "consultation"))
-        .sort("client_id", "session_date", "session_id")
-        .with_columns(pl.int_range(1, pl.len() + 1).over("client_id").alias("session_number"))
-    )
+    treatment = treatment_sessions(sessions)
     ratings = [
         treatment.filter(pl.col(column).is_not_null()).select(
             "client_id", measure=pl.lit(name), session_number="session_number", value=pl.col(column).cast(pl.Float64)
