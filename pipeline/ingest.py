@@ -231,12 +231,6 @@ def check_columns(file_name: str, columns: list[str], spec: TableSpec) -> None:
                 file=file_name,
                 column=column,
             )
-    if len(set(columns)) != len(columns):
-        raise BatchRejected(
-            f"{file_name}: a column name appears twice (rule unknown_column); keep one and resend.",
-            rule="unknown_column",
-            file=file_name,
-        )
     for column in spec.required_columns:
         if column not in columns:
             raise BatchRejected(

@@ -96,11 +96,6 @@ def _is_lock_error(exc: duckdb.Error) -> bool:
 
 def connect_warehouse(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (and create if needed) the warehouse file with every table present."""
-    if read_only and not path.exists():
-        con = duckdb.connect()
-        for _, ddl in warehouse_ddl():
-            con.execute(ddl)
-        return con
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)

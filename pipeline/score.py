@@ -150,27 +150,15 @@ def build_scores(measures: pl.DataFrame, registry: Registry) -> pl.DataFrame:
 
 
 def assign_bands(scores: pl.DataFrame, registry: Registry) -> pl.DataFrame:
-    """Severity band label per score (closed intervals from the registry; a prorated 9.5 on PHQ-9 is 'mild')."""
-    rows = [
-        {"instrument": inst.id, "scale": scale.id, "band_label": b.label, "band_min": b.min, "band_max": b.max}
-        for inst in registry.instruments.values()
-        for scale in inst.scales.values()
-        for b in scale.bands
+    """Severity band per score, by `Scale.band_of` (the registry's one definition), looked up once per distinct
+    (instrument, scale, score)."""
+    distinct = scores.select("instrument", "scale", "score").unique().drop_nulls()
+    labels = [
+        registry[inst].scales[scale].band_of(score) if inst in registry and scale in registry[inst].scales else None
+        for inst, scale, score in distinct.iter_rows()
     ]
-    if not rows:
-        return scores.with_columns(pl.lit(None, pl.String).alias("band"))
-    bands = pl.DataFrame(rows)
-    # Bands are written on whole points; a prorated score between two bands goes to the band whose lower edge
-    # it has reached.
-    keyed = scores.with_row_index("_i")
-    matched = (
-        keyed.select("_i", "instrument", "scale", "score")
-        .join(bands, on=["instrument", "scale"], how="inner")
-        .filter((pl.col("score") >= pl.col("band_min")) & (pl.col("score") < pl.col("band_max") + 1))
-        .group_by("_i")
-        .agg(pl.col("band_label").sort_by("band_min").last().alias("band"))
-    )
-    return keyed.join(matched, on="_i", how="left").drop("_i")
+    lookup = distinct.with_columns(pl.Series("band", labels, dtype=pl.String))
+    return scores.join(lookup, on=["instrument", "scale", "score"], how="left")
 
 
 def baseline_item_matrix(

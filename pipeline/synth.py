@@ -609,7 +609,8 @@ def _ground_truth(
             "lapsed": lapsed,
             "unplanned": unplanned,
             "dropout_rate": (unplanned + lapsed) / (ended + lapsed) if ended + lapsed else None,
-            "note": "unplanned endings include dropouts still inside the 42-day lapse window only if discharged",
+            "note": "unplanned = dropouts discharged as withdrew/lost contact; lapsed = undischarged dropouts whose "
+            "last attended session is over 42 days before the as-of date (the others are still open)",
         },
         "sequence_deviation_episodes": sum(1 for e in episodes if e["deviation"]),
     }

@@ -60,9 +60,11 @@ class Scale:
     bands: tuple[Band, ...] = ()
 
     def band_of(self, score: float) -> str | None:
-        """Severity band label for a score; bands are closed intervals on the scale's own units."""
-        for band in self.bands:
-            if band.min <= score <= band.max:
+        """Severity band label for a score — the one definition of banding. Bands are written on whole points
+        (PHQ-9 mild 5–9); a prorated score between two bands (9.5) belongs to the band whose lower edge it has
+        reached."""
+        for band in reversed(self.bands):
+            if band.min <= score < band.max + 1 or (band is self.bands[-1] and score == band.max):
                 return band.label
         return None
 

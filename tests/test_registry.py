@@ -84,14 +84,16 @@ def test_published_facts() -> None:
 
 def test_band_lookup() -> None:
     phq = load_registry()["phq9"].scales["total"]
+    # a prorated 9.5 has reached mild's lower edge but not moderate's: mild (the rule scores use too)
     assert [phq.band_of(x) for x in (0, 4, 5, 9.5, 10, 27)] == [
         "minimal",
         "minimal",
         "mild",
-        None,
+        "mild",
         "moderate",
         "severe",
     ]
+    assert phq.band_of(28) is None
 
 
 def _good() -> dict:
