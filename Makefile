@@ -1,6 +1,6 @@
 # ifs-outcomes — every recipe is a one-line call into the CLI or a tool; `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help install run demo validate refresh test golden docs lint format clean
+.PHONY: help install run demo validate refresh dashboard test golden docs lint format clean
 
 PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
@@ -28,6 +28,9 @@ validate: install ## check a batch without writing: make validate BATCH=path/to/
 
 refresh: install ## load batches: make refresh BATCH=path/to/batch (default: every folder under data/raw)
 	$(CLI) refresh $(if $(BATCH),$(BATCH),--all)
+
+dashboard: install ## serve the dashboard on http://127.0.0.1:8501 [PORT=…] [CLINICAL=1 for client-level pages]
+	$(CLI) dashboard --port $(or $(PORT),8501) $(if $(CLINICAL),--clinical)
 
 test: install ## run the test suite
 	$(RUN) pytest

@@ -299,6 +299,48 @@ def change(
 
 
 @app.command()
+def dashboard(
+    home: HomeOption = None,
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    clinical: Annotated[
+        bool, typer.Option("--clinical", help="Also open the client-level file and show the client pages.")
+    ] = False,
+    address: Annotated[
+        str, typer.Option("--address", help="Address to bind (default loopback: this machine only).")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the practice dashboard (Streamlit) over the published files; aggregate mode unless --clinical."""
+    import os
+    import subprocess
+
+    paths = resolve_home(home)
+    aggregate = paths.published / "aggregate.duckdb"
+    if not aggregate.exists():
+        err.print(f"[red]{aggregate} does not exist yet: run `make run` (or `ifs-outcomes refresh --all`) first.[/red]")
+        raise typer.Exit(EXIT_REJECTED)
+    if clinical and not (paths.published / "clinical.duckdb").exists():
+        err.print(f"[red]{paths.published / 'clinical.duckdb'} does not exist yet: run a refresh first.[/red]")
+        raise typer.Exit(EXIT_REJECTED)
+    app_file = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
+    env = {
+        **os.environ,
+        "IFS_OUTCOMES_HOME": str(paths.home.resolve()),
+        "IFS_OUTCOMES_DASHBOARD_MODE": "clinical" if clinical else "aggregate",
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless=true",
+        f"--server.address={address}", f"--server.port={port}", "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none", "--server.runOnSave=false", "--client.toolbarMode=viewer",
+    ]  # fmt: skip
+    mode = "clinical mode: client-level pages included" if clinical else "aggregate mode"
+    err.print(f"dashboard ({mode}) at [bold]http://{address}:{port}[/bold] — open it in a browser; Ctrl+C stops it")
+    try:
+        raise typer.Exit(subprocess.call(command, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
 def docs(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the data dictionary.")] = Path(
         "docs/data-dictionary.md"

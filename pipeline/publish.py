@@ -199,6 +199,78 @@ def _effect_size_cis(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+#: Bins per axis of the change-density grid (the aggregate Jacobson plot).
+DENSITY_BINS = 8
+
+DENSITY_LAYOUT = TableLayout(
+    keys=("instrument", "scale", "dimension", "level", "cell", "parent_cell"),
+    counts=("episodes",),
+    hierarchy=("cell", "parent_cell"),
+)
+
+
+def change_density(client_change: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Paired episodes counted on a baseline × latest grid: the Jacobson plot for aggregate readers.
+
+    Each scale's range (registry min..max) is cut into `DENSITY_BINS` equal bins per axis; a cell is the episodes
+    whose baseline and latest scores fall in it (the top bin is closed). One row per scale and breakdown has
+    cell 'all' — the total the cells add up to — so complementary suppression protects every cell, and a
+    bin with 1..k−1 episodes is never shown. The scale's reliable-change threshold and clinical cutoff travel
+    with the grid so the plot can draw the band and the lines without client-level data.
+    """
+    from schemas.registry import default_registry
+
+    registry = default_registry()
+    bounds = pl.DataFrame(
+        [
+            {"instrument": i.id, "scale": s.id, "scale_min": float(s.min), "scale_max": float(s.max)}
+            for i in registry.instruments.values()
+            for s in i.scales.values()
+        ]
+    )
+    paired = (
+        client_change.filter(pl.col("paired"))
+        .join(bounds, on=["instrument", "scale"], how="inner")
+        .join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
+    )
+    width = (pl.col("scale_max") - pl.col("scale_min")) / DENSITY_BINS
+
+    def bin_of(score: str) -> pl.Expr:
+        return ((pl.col(score) - pl.col("scale_min")) / width).floor().clip(0, DENSITY_BINS - 1).cast(pl.Int64)
+
+    cells = paired.with_columns(
+        bin_of("baseline_score").alias("baseline_bin"), bin_of("latest_score").alias("latest_bin")
+    )
+    scale_facts = cells.group_by("instrument", "scale").agg(
+        pl.col("scale_min").first(), pl.col("scale_max").first(), pl.col("rc_threshold").max(),
+        pl.col("cutoff").max(), pl.col("higher_is_better").first(),
+    )  # fmt: skip
+    per_cell = rollup(
+        cells, ["instrument", "scale", "baseline_bin", "latest_bin"], [pl.len().cast(pl.Int64).alias("episodes")]
+    ).with_columns(pl.format("b{}-l{}", "baseline_bin", "latest_bin").alias("cell"), pl.lit("all").alias("parent_cell"))
+    totals = rollup(cells, ["instrument", "scale"], [pl.len().cast(pl.Int64).alias("episodes")]).with_columns(
+        pl.lit("all").alias("cell"), pl.lit(None, pl.String).alias("parent_cell"),
+        pl.lit(None, pl.Int64).alias("baseline_bin"), pl.lit(None, pl.Int64).alias("latest_bin"),
+    )  # fmt: skip
+    table = pl.concat([totals, per_cell], how="diagonal_relaxed").join(scale_facts, on=["instrument", "scale"])
+    return table.with_columns(
+        (
+            pl.col("scale_min") + pl.col("baseline_bin") * (pl.col("scale_max") - pl.col("scale_min")) / DENSITY_BINS
+        ).alias("baseline_low"),
+        (
+            pl.col("scale_min")
+            + (pl.col("baseline_bin") + 1) * (pl.col("scale_max") - pl.col("scale_min")) / DENSITY_BINS
+        ).alias("baseline_high"),
+        (pl.col("scale_min") + pl.col("latest_bin") * (pl.col("scale_max") - pl.col("scale_min")) / DENSITY_BINS).alias(
+            "latest_low"
+        ),
+        (
+            pl.col("scale_min")
+            + (pl.col("latest_bin") + 1) * (pl.col("scale_max") - pl.col("scale_min")) / DENSITY_BINS
+        ).alias("latest_high"),
+    ).sort("instrument", "scale", "dimension", "level", "cell")
+
+
 FUNNEL_LAYOUT = TableLayout(
     keys=("period_type", "period", "parent_period", "dimension", "level"),
     hierarchy=("period", "parent_period"),
@@ -490,6 +562,7 @@ LAYOUTS = {
     "coaching_summary": COACHING_LAYOUT,
     "outcomes_by_theme": THEME_LAYOUT,
     "engagement_by_period": MONTHLY_LAYOUT,
+    "change_density": DENSITY_LAYOUT,
 }
 
 
@@ -527,6 +600,14 @@ def check_invariants(con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.Dat
             problems.append(f"{name}: grain {layout.keys} is not unique")
     if problems:
         raise InvariantBroken("; ".join(problems))
+
+
+def client_scores(scores: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Every scored administration with its attended session number: one client's trajectory (clinical only)."""
+    from pipeline.change import session_numbers
+
+    scored = scores.filter(pl.col("score").is_not_null()).sort("client_id", "instrument", "scale", "administered_on")
+    return scored.with_columns(session_numbers(scored, sessions, "administered_on").alias("session_number"))
 
 
 def client_caseness(scores: pl.DataFrame, client_change: pl.DataFrame) -> pl.DataFrame:
@@ -582,6 +663,7 @@ def build_publication(
         "coaching_summary": coaching_summary(coaching, episodes),
         "outcomes_by_theme": outcomes_by_theme(client_change, clients),
         "engagement_by_period": engagement_by_period(sessions, clients, episodes),
+        "change_density": change_density(client_change, episodes),
     }
     check_invariants(con, internal)
     meta = pl.DataFrame(
@@ -595,6 +677,7 @@ def build_publication(
     aggregate["publication"] = meta
     clinical = {
         "client_change": client_change,
+        "client_scores": client_scores(scores, sessions),
         "milestones": milestones,
         "alerts": build_alerts(scores, pairs, client_change, measures, sessions, clients),
         "self_leadership": self_leadership(points, client_change, settings),

@@ -170,6 +170,16 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "paired reliably_improved recovered reliable_improvement_rate mean_change",
     ),
     _table(
+        "change_density",
+        "aggregate",
+        "instrument × scale × dimension × level × cell",
+        "Paired episodes on a baseline × latest score grid (the Jacobson plot without client-level points); "
+        "cells of 1 to k−1 episodes are suppressed.",
+        "instrument scale dimension level cell parent_cell baseline_bin latest_bin baseline_low baseline_high "
+        "latest_low latest_high scale_min scale_max higher_is_better rc_threshold cutoff episodes",
+        "episodes",
+    ),
+    _table(
         "data_quality",
         "aggregate",
         "batch × table × measure (× rule)",
@@ -193,6 +203,13 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "latest_date latest_score latest_session_number n_administrations paired change rci reliably_improved "
         "reliably_deteriorated rc_rule rc_threshold rc_sd rc_sd_source reliability reliability_source cutoff "
         "cutoff_source clinical_baseline clinical_latest category registry_version",
+    ),
+    _table(
+        "client_scores",
+        "clinical",
+        "episode × instrument × scale × administration",
+        "Every scored administration with its session number and severity band: a client's trajectory.",
+        "client_id instrument scale administered_on session_number score pomp band",
     ),
     _table(
         "milestones",
@@ -311,6 +328,19 @@ TABLE_DOCS: dict[str, str] = {
     "mean_follow_through": "mean commitment follow-through",
     "choice_point_rate": "choice_points / coaching_episodes",
     "theme": "presenting theme",
+    "cell": "`all` (the total of the grid) or `b<i>-l<j>`: baseline bin i, latest bin j (0-based)",
+    "parent_cell": "the cell this one adds up to (`all`; empty for the total)",
+    "baseline_bin": "baseline bin, 0-based (empty for the total)",
+    "latest_bin": "latest bin, 0-based (empty for the total)",
+    "baseline_low": "lower edge of the baseline bin (inclusive)",
+    "baseline_high": "upper edge of the baseline bin (exclusive, except the top bin)",
+    "latest_low": "lower edge of the latest bin (inclusive)",
+    "latest_high": "upper edge of the latest bin (exclusive, except the top bin)",
+    "scale_min": "lowest possible score of the scale",
+    "scale_max": "highest possible score of the scale",
+    "rc_threshold": "change in points needed for reliable change on this scale",
+    "cutoff": "clinical cutoff of the scale (a score on it is clinical; empty if none)",
+    "higher_is_better": "direction of the scale",
     "batch_id": "the batch",
     "table_name": "input table",
     "rule": "quarantine rule (for measure quarantined_by_rule)",
@@ -382,6 +412,11 @@ CLINICAL_DOCS: dict[str, str] = {
     "modality": "in_person or telehealth (≥ 75% of attended sessions), mixed, or none",
     "location": "most frequent in-person location, or none",
     "ending": "planned, unplanned or other",
+    "administered_on": "date of the administration",
+    "session_number": "attended treatment sessions up to and including the administration's date",
+    "score": "scale score (prorated where allowed)",
+    "pomp": "percent of maximum possible: 100 · (score − min) / (max − min)",
+    "band": "severity band from the registry (empty where the scale has none)",
 }
 
 

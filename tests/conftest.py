@@ -27,6 +27,18 @@ def home(tmp_path: Path) -> Paths:
     return Paths(tmp_path / "home")
 
 
+@pytest.fixture(scope="session")
+def published_sample(tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """A home with data/sample loaded and published (shared read-only by the dashboard and report tests)."""
+    import datetime as dt
+
+    from pipeline.stages import refresh_batches
+
+    paths = Paths(tmp_path_factory.mktemp("published_sample"))
+    refresh_batches(paths, [SAMPLE], dt.date(2026, 10, 31))
+    return paths
+
+
 @pytest.fixture
 def refdata() -> Path:
     """The reference datasets beside the project: skip locally when absent, fail in CI."""

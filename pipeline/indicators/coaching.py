@@ -98,9 +98,10 @@ def coaching_episodes(
     x, r = pl.col("n").cast(pl.Float64), pl.col("resistance").cast(pl.Float64)
     per = attended.group_by("client_id").agg(
         pl.col("n").max().alias("attended_sessions"),
-        (
-            pl.col("commitments_kept").filter(pl.col("set_before").is_not_null()).sum() / pl.col("set_before").sum()
-        ).alias("follow_through"),
+        # Undefined (null, not NaN) when no commitment was set: 0/0 is not a follow-through of anything.
+        pl.when(pl.col("set_before").sum() > 0)
+        .then(pl.col("commitments_kept").filter(pl.col("set_before").is_not_null()).sum() / pl.col("set_before").sum())
+        .alias("follow_through"),
         pl.when(r.count() >= settings.slope_min_points)
         .then(pl.cov(x, r) / x.filter(r.is_not_null()).var())
         .alias("resistance_slope"),

@@ -1,0 +1,2 @@
+-- What the client-level numbers were computed with (one row).
+SELECT * FROM clinical.publication

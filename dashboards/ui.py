@@ -1,0 +1,187 @@
+"""Shared UI pieces: the sidebar filters, tables shown with their CSV download, and suppression notes.
+
+Nothing here computes an indicator: filters pick published rows, tables show them (suppressed cells as ``<k``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from dashboards import data_access
+from pipeline import charts
+from schemas.registry import Registry, default_registry
+
+ALL = "All"
+DIMENSIONS = {"practice": "Practice", "service": "Service", "modality": "Modality", "location": "Location",
+              "cohort": "Cohort"}  # fmt: skip
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The published breakdown and period the sidebar selects (published rows, never a new aggregate)."""
+
+    dimension: str
+    level: str
+    period: str
+    instrument: str
+    scale: str
+
+    @property
+    def breakdown(self) -> dict[str, str]:
+        return {"dimension": self.dimension, "level": self.level}
+
+    @property
+    def label(self) -> str:
+        where = "all episodes" if self.dimension == "overall" else f"{DIMENSIONS[self.dimension]} = {self.level}"
+        when = "all time" if self.period == "all" else self.period
+        return f"{where} · {when}"
+
+
+@cache
+def registry() -> Registry:
+    return default_registry()
+
+
+def scale_label(instrument: str, scale: str) -> str:
+    inst = registry().instruments.get(instrument)
+    if inst is None:
+        return f"{instrument} {scale}"
+    if len(inst.scales) == 1:
+        return inst.name
+    return f"{inst.name} — {inst.scales[scale].label if scale in inst.scales else scale}"
+
+
+def _only(dimension: str) -> None:
+    """Published aggregates are cut by one dimension at a time, so choosing one clears the others."""
+    for other in DIMENSIONS:
+        if other != dimension:
+            st.session_state[f"filter_{other}"] = ALL
+
+
+def sidebar_filters() -> Filters:
+    """Render the filters and return the selection."""
+    breakdowns = data_access.query("breakdowns")
+    side = st.sidebar
+    side.header("Filters")
+    for dim, label in DIMENSIONS.items():
+        levels = breakdowns.filter(pl.col("dimension") == dim)["level"].to_list()
+        side.selectbox(label, [ALL, *levels], key=f"filter_{dim}", on_change=_only, args=(dim,))
+    side.caption("Figures are published for one breakdown at a time (so no view can create a small cell): "
+                 "choosing one filter clears the others.")  # fmt: skip
+    periods = data_access.query("periods")["period"].to_list()
+    period = side.selectbox("Period", periods, key="filter_period",
+                            format_func=lambda p: "All time" if p == "all" else p)  # fmt: skip
+    scales = data_access.query("scales")
+    options = [f"{i}/{s}" for i, s in scales.iter_rows()]
+    default = options.index("phq9/total") if "phq9/total" in options else 0
+    chosen = side.selectbox("Instrument", options, index=default, key="filter_scale",
+                            format_func=lambda o: scale_label(*o.split("/")))  # fmt: skip
+    instrument, scale = (chosen or options[0]).split("/")
+    dimension, level = "overall", "all"
+    for dim in DIMENSIONS:
+        value = st.session_state.get(f"filter_{dim}", ALL)
+        if value != ALL:
+            dimension, level = dim, value
+            break
+    return Filters(dimension, level, period or "all", instrument, scale)
+
+
+def filters() -> Filters:
+    """The current selection (set by the entrypoint on every run)."""
+    return st.session_state["filters"]
+
+
+def k() -> int:
+    return data_access.disclosure_k()
+
+
+def show_table(
+    frame: pl.DataFrame,
+    name: str,
+    columns: dict[str, str] | None = None,
+    percent: tuple[str, ...] = (),
+    caption: str | None = None,
+) -> None:
+    """A published table as shown (suppressed → ``<k``), with a CSV download of exactly what is shown."""
+    view = data_access.for_display(frame, k(), percent=percent)
+    if columns:
+        view = view.select([pl.col(c).alias(label) for c, label in columns.items() if c in view.columns])
+    st.dataframe(view, hide_index=True, key=f"table_{name}")
+    if caption:
+        st.caption(caption)
+    st.download_button(
+        f"Download {name}.csv", view.write_csv(), file_name=f"{name}.csv", mime="text/csv", key=f"download_{name}"
+    )
+
+
+def show_chart(chart: charts.AnyChart, frame: pl.DataFrame | None = None, columns: tuple[str, ...] = ()) -> None:
+    if not isinstance(chart, alt.FacetChart):
+        # Streamlit's default autosize "fit" squeezes title, axes and legend *into* the plot height, leaving a
+        # band-scale chart a sliver: fit the width only and keep the plot height the chart asks for.
+        chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+    st.altair_chart(chart, width="stretch")
+    if frame is not None:
+        note = charts.suppressed_note(frame, columns, k())
+        if note:
+            st.caption(note)
+
+
+def headline(value: object, suppressed: bool, percent: bool = False, decimals: int = 2) -> str:
+    """A single published number for st.metric: ``<k`` when suppressed, '—' when not published."""
+    if suppressed:
+        return f"<{k()}"
+    if value is None:
+        return "—"
+    if percent:
+        return f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
+    if isinstance(value, float):
+        return f"{value:.{decimals}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def cell(row: dict[str, object] | None, column: str, percent: bool = False, decimals: int = 2) -> str:
+    if row is None:
+        return "—"
+    return headline(row.get(column), bool(row.get(f"{column}_suppressed")), percent=percent, decimals=decimals)
+
+
+def first_row(frame: pl.DataFrame, **equal: str) -> dict[str, object] | None:
+    """The published row matching the given key values, if any."""
+    for column, value in equal.items():
+        frame = frame.filter(pl.col(column) == value)
+    return frame.row(0, named=True) if frame.height else None
+
+
+def suppression_note() -> None:
+    rule = data_access.publication().get("disclosure_rule", "")
+    st.caption(
+        f"`<{k()}` marks a value hidden by disclosure control: {rule} — and values that would let a hidden one be "
+        "worked out by subtraction. Hidden is not zero."
+    )
+
+
+def compare_dimension(f: Filters, key: str, default: str = "service") -> str:
+    """The dimension whose levels a page compares: the filtered one, else the one the reader picks."""
+    if f.dimension != "overall":
+        return f.dimension
+    return str(
+        st.radio(
+            "Compare by",
+            list(DIMENSIONS),
+            index=list(DIMENSIONS).index(default),
+            horizontal=True,
+            key=key,
+            format_func=lambda d: DIMENSIONS[d],
+        )
+    )
+
+
+def docs_text(name: str) -> str:
+    return (DOCS / name).read_text(encoding="utf-8")

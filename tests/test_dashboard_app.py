@@ -1,0 +1,264 @@
+"""The dashboard in Streamlit's AppTest, on files published from data/sample: every page in both modes, headline
+numbers equal to the published tables, filters, suppression display, and aggregate mode's sealed data access."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
+
+from dashboards import data_access
+from pipeline.config import Paths
+from tests.dashboard_harness import CLINICAL_PAGES, PAGES
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
+K = 11
+
+
+def _published(paths: Paths, name: str, file: str = "aggregate") -> pl.DataFrame:
+    with duckdb.connect(str(paths.published / f"{file}.duckdb"), read_only=True) as con:
+        return con.sql(f"SELECT * FROM {name}").pl()
+
+
+@pytest.fixture
+def app(published_sample: Paths, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AppTest:
+    mode = getattr(request, "param", "aggregate")
+    monkeypatch.setenv(data_access.HOME_VARIABLE, str(published_sample.home))
+    monkeypatch.setenv(data_access.MODE_VARIABLE, mode)
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _open(at: AppTest, stem: str) -> AppTest:
+    return at.switch_page(f"app_pages/{stem}.py").run()
+
+
+@pytest.mark.parametrize(
+    ("app", "stem"),
+    [*(("aggregate", s) for s in PAGES), *(("clinical", s) for s in {**PAGES, **CLINICAL_PAGES})],
+    indirect=["app"],
+)
+def test_every_page_renders_without_error(app: AppTest, stem: str) -> None:
+    at = _open(app, stem)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    title = {**PAGES, **CLINICAL_PAGES}[stem][1]
+    assert [t.value for t in at.title] == [title]
+
+
+def test_overview_headlines_equal_the_published_tables(app: AppTest, published_sample: Paths) -> None:
+    outcomes = _published(published_sample, "outcome_summary").filter(
+        (pl.col("period") == "all") & (pl.col("dimension") == "overall") & (pl.col("instrument") == "phq9")
+    )
+    engagement = _published(published_sample, "engagement_summary").filter(pl.col("dimension") == "overall")
+    row, eng = outcomes.row(0, named=True), engagement.row(0, named=True)
+    assert _metric(app, "Paired episodes") == f"{row['paired']:,}"
+    assert _metric(app, "Episodes") == f"{eng['episodes']:,}"
+    assert _metric(app, "Attendance") == f"{eng['attendance_rate'] * 100:.1f}%"
+    expected = (
+        f"<{K}" if row["reliable_improvement_rate_suppressed"] else f"{row['reliable_improvement_rate'] * 100:.1f}%"
+    )
+    assert _metric(app, "Reliably improved") == expected
+    shown = app.dataframe[0].value
+    assert set(shown["instrument"]) == set(
+        _published(published_sample, "outcome_summary").filter(pl.col("period") == "all")["instrument"]
+    )
+
+
+def test_a_filter_changes_the_headlines_to_that_level(app: AppTest, published_sample: Paths) -> None:
+    engagement = _published(published_sample, "engagement_summary")
+    overall = _metric(app, "Episodes")
+    practice = engagement.filter(pl.col("dimension") == "practice").sort("level").row(0, named=True)
+    app.selectbox(key="filter_practice").select(practice["level"]).run()
+    shown = _metric(app, "Episodes")
+    expected = f"<{K}" if practice["episodes_suppressed"] else f"{practice['episodes']:,}"
+    assert shown == expected and shown != overall
+    # one breakdown at a time: choosing a service clears the practice
+    service = engagement.filter(pl.col("dimension") == "service").sort("level").row(0, named=True)
+    app.selectbox(key="filter_service").select(service["level"]).run()
+    assert app.selectbox(key="filter_practice").value == "All"
+    assert _metric(app, "Episodes") == (f"<{K}" if service["episodes_suppressed"] else f"{service['episodes']:,}")
+
+
+def test_period_filter_selects_the_published_period(app: AppTest, published_sample: Paths) -> None:
+    outcomes = _published(published_sample, "outcome_summary")
+    quarter = outcomes.filter(pl.col("period_type") == "quarter").sort("period")["period"][-1]
+    app.selectbox(key="filter_period").select(quarter).run()
+    row = outcomes.filter(
+        (pl.col("period") == quarter) & (pl.col("dimension") == "overall") & (pl.col("instrument") == "phq9")
+    ).row(0, named=True)
+    assert _metric(app, "Paired episodes") == (f"<{K}" if row["paired_suppressed"] else f"{row['paired']:,}")
+
+
+def test_suppressed_cells_show_k_never_a_number(app: AppTest, published_sample: Paths) -> None:
+    at = _open(app, "outcomes")
+    published = _published(published_sample, "outcome_summary").filter(
+        (pl.col("period") == "all")
+        & (pl.col("instrument") == "phq9")
+        & pl.col("dimension").is_in(["overall", "service"])
+    )
+    shown = pl.from_pandas(at.dataframe[0].value)
+    columns = {"paired": "paired", "recovered": "recovered", "improved": "improved", "deteriorated": "deteriorated",
+               "harmed": "harmed", "recovery_rate": "recovery rate"}  # fmt: skip
+    checked_hidden = 0
+    for row in published.iter_rows(named=True):
+        line = shown.filter(pl.col("group") == row["level"]).row(0, named=True)
+        for column, label in columns.items():
+            if row[f"{column}_suppressed"]:
+                assert line[label] == f"<{K}", (row["level"], column, line[label])
+                checked_hidden += 1
+            else:
+                assert line[label] != f"<{K}"
+    assert checked_hidden > 0, "the sample should have suppressed cells on this page"
+
+
+#: Table columns (as labelled on the pages) that show published episode counts.
+COUNT_LABELS = {
+    "episodes",
+    "paired",
+    "with baseline",
+    "recovered",
+    "improved",
+    "unchanged",
+    "deteriorated",
+    "harmed",
+    "reliably improved",
+    "coaching episodes",
+    "with GAS",
+    "choice points",
+    "M1",
+    "M2",
+    "M3",
+    "M4",
+    "M5",
+}
+
+
+@pytest.mark.parametrize("app", ["aggregate", "clinical"], indirect=True)
+def test_no_page_shows_a_small_count(app: AppTest) -> None:
+    """Every aggregate table on every page: a count column shows 0, ≥ k, `<k` or a dash — never 1..k−1 — and a
+    hidden cell is always written `<k` with the k in force."""
+    seen_hidden = 0
+    for stem in PAGES:
+        at = _open(app, stem)
+        for frame in at.dataframe:
+            table = frame.value
+            for column in table.columns:
+                values = [str(v) for v in table[column]]
+                assert all(v == f"<{K}" for v in values if v.startswith("<")), (stem, column)
+                seen_hidden += sum(v == f"<{K}" for v in values)
+                if column in COUNT_LABELS and not column.endswith("rate"):
+                    numbers = [int(v) for v in values if v.isdigit()]
+                    assert not [n for n in numbers if 1 <= n < K], (stem, column)
+        for metric in at.metric:
+            assert not metric.value.startswith("<") or metric.value == f"<{K}"
+    assert seen_hidden > 0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_cached_connections() -> Iterator[None]:
+    yield
+    import streamlit
+
+    streamlit.cache_resource.clear()  # closes the DuckDB connections (on_release) before the interpreter exits
+    streamlit.cache_data.clear()
+
+
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(0, 10_000)), min_size=1, max_size=20),
+    hidden=st.lists(st.booleans(), min_size=20, max_size=20),
+    k=st.integers(3, 20),
+)
+def test_for_display_never_shows_a_number_for_a_suppressed_cell(
+    values: list[int | None], hidden: list[bool], k: int
+) -> None:
+    flags = hidden[: len(values)]
+    frame = pl.DataFrame({"n": [None if h else v for v, h in zip(values, flags, strict=True)], "n_suppressed": flags},
+                         schema={"n": pl.Int64, "n_suppressed": pl.Boolean})  # fmt: skip
+    shown = data_access.for_display(frame, k)
+    assert shown.columns == ["n"]
+    for cell, flag, value in zip(shown["n"], flags, values, strict=True):
+        if flag:
+            assert cell == f"<{k}"
+        else:
+            assert cell == ("—" if value is None else str(value))
+
+
+# --- aggregate mode cannot read the clinical file -------------------------------------------------------------
+
+
+def test_aggregate_source_has_no_clinical_path(published_sample: Paths) -> None:
+    source = data_access.Source(published_sample.home, clinical=False)
+    with pytest.raises(data_access.ClinicalDataNotAllowed):
+        _ = source.clinical_path
+
+
+def test_aggregate_mode_refuses_clinical_queries(app: AppTest) -> None:
+    assert not app.exception
+    with pytest.raises(data_access.ClinicalDataNotAllowed):
+        data_access.clinical_query("alerts", dimension="overall", level="all")
+
+
+def test_the_aggregate_connection_cannot_open_any_other_file(published_sample: Paths) -> None:
+    """Even SQL we did not write cannot reach the clinical file, the warehouse or any other file."""
+    con = data_access._connection(
+        str(published_sample.published / "aggregate.duckdb"), (0, 0), "aggregate"
+    )  # a private cache key: this test's own connection
+    clinical = published_sample.published / "clinical.duckdb"
+    for sql in (
+        f"ATTACH '{clinical}' AS c (READ_ONLY)",
+        f"SELECT * FROM '{clinical}'",
+        f"SELECT * FROM read_csv('{published_sample.home}/raw/x.csv')",
+        "SET enable_external_access = true",
+        f"COPY (SELECT 1) TO '{published_sample.home}/leak.csv'",
+    ):
+        with pytest.raises((duckdb.PermissionException, duckdb.InvalidInputException)):
+            con.sql(sql)
+    assert con.sql("SELECT count(*) FROM aggregate.outcome_summary").fetchall()[0][0] > 0
+
+
+def test_aggregate_mode_never_opens_the_clinical_file(
+    published_sample: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every aggregate page renders with the clinical file replaced by garbage: it was never opened."""
+    home = tmp_path / "home"
+    (home / "published").mkdir(parents=True)
+    (home / "published" / "aggregate.duckdb").write_bytes(
+        (published_sample.published / "aggregate.duckdb").read_bytes()
+    )
+    (home / "published" / "clinical.duckdb").write_bytes(b"not a database")
+    monkeypatch.setenv(data_access.HOME_VARIABLE, str(home))
+    monkeypatch.setenv(data_access.MODE_VARIABLE, "aggregate")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for stem in PAGES:
+        at = _open(at, stem)
+        assert not at.exception, (stem, [e.value for e in at.exception])
+    assert not any("Alerts" in str(p) for p in at.get("navigation")), "clinical pages are not routed"
+
+
+@pytest.mark.parametrize("app", ["clinical"], indirect=True)
+def test_clinical_mode_shows_client_level_views(app: AppTest, published_sample: Paths) -> None:
+    at = _open(app, "client")
+    client = at.selectbox(key="client_id").value
+    scores = _published(published_sample, "client_scores", "clinical").filter(pl.col("client_id") == client)
+    assert not at.exception and client is not None
+    assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) >= 1 or scores.height == 0
+    at = _open(at, "alerts")
+    flagged = _published(published_sample, "alerts", "clinical").filter(pl.col("any_flag") & pl.col("episode_open"))
+    assert at.dataframe[0].value.shape[0] == flagged.height
+
+
+def test_missing_published_files_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(data_access.HOME_VARIABLE, str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert "make run" in at.error[0].value

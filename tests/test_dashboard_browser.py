@@ -1,0 +1,152 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against `ifs-outcomes dashboard` running
+as a subprocess. Screenshots of every page go to tests/artifacts/browser/ (ignored by git).
+
+Locally these tests skip when Chromium is missing; CI installs it and sets IFS_OUTCOMES_REQUIRE_BROWSER=1, which
+turns its absence into a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipeline import synth
+from pipeline.config import Paths
+from tests import dashboard_harness as harness
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "browser"
+K = 11
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    if harness.chromium() is None:
+        message = "Chromium not found (Debian package `chromium`); the browser tests need it"
+        if os.environ.get("IFS_OUTCOMES_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " and IFS_OUTCOMES_REQUIRE_BROWSER=1")
+        pytest.skip(message + ": apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    b = harness.launch(playwright)
+    yield b
+    b.close()
+
+
+def _overall_episodes(home: Path) -> int:
+    with duckdb.connect(str(home / "published" / "aggregate.duckdb"), read_only=True) as con:
+        return int(con.sql("SELECT episodes FROM engagement_summary WHERE dimension = 'overall'").fetchall()[0][0])
+
+
+METRIC_JS = """([label, value]) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+    m.querySelector('[data-testid="stMetricLabel"]').innerText.trim() === label &&
+    m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === value)"""
+
+
+def _metric_value(page: Any, label: str) -> str:
+    return str(
+        page.evaluate(
+            """(label) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+        .filter(m => m.querySelector('[data-testid="stMetricLabel"]').innerText.trim() === label)
+        .map(m => m.querySelector('[data-testid="stMetricValue"]').innerText.trim())[0]""",
+            label,
+        )
+    )
+
+
+def _wait_for_metric(page: Any, label: str, value: str) -> None:
+    page.wait_for_function(METRIC_JS, arg=[label, value], timeout=30000)
+
+
+@pytest.mark.parametrize("mode", ["aggregate", "clinical"])
+def test_every_page_renders_in_the_browser(browser: Any, published_sample: Paths, mode: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    clinical = mode == "clinical"
+    pages = {**harness.PAGES, **(harness.CLINICAL_PAGES if clinical else {})}
+    timings: dict[str, float] = {}
+    with harness.serve(published_sample.home, clinical=clinical) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 2200})
+        for stem in pages:
+            timings[stem] = harness.open_page(page, url, stem, pages)
+            assert harness.errors_on(page) == [], stem
+            # key elements: the sidebar filters, and a chart or a table on every page
+            page.get_by_text("Filters", exact=True).wait_for()
+            content = page.locator('[data-testid="stVegaLiteChart"], [data-testid="stDataFrame"]')
+            content.first.wait_for(timeout=30000)
+            page.screenshot(path=str(ARTIFACTS / f"{mode}-{stem}.png"), full_page=True)
+        if not clinical:
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Alerts" not in nav and "Client" not in nav.replace("Clients", "")
+        page.close()
+    (ARTIFACTS / f"{mode}-first-render.json").write_text(json.dumps(timings, indent=2))
+
+
+def test_a_sidebar_filter_changes_the_numbers(browser: Any, published_sample: Paths) -> None:
+    with duckdb.connect(str(published_sample.published / "aggregate.duckdb"), read_only=True) as con:
+        level, episodes = con.sql(
+            "SELECT level, episodes FROM engagement_summary WHERE dimension = 'practice' ORDER BY level LIMIT 1"
+        ).fetchall()[0]
+    overall = _overall_episodes(published_sample.home)
+    with harness.serve(published_sample.home) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        harness.open_page(page, url, "overview")
+        assert _metric_value(page, "Episodes") == f"{overall:,}"
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Practice").first.click()
+        page.get_by_role("option", name=level, exact=True).click()
+        _wait_for_metric(page, "Episodes", f"{episodes:,}" if episodes is not None else f"<{K}")
+        assert harness.errors_on(page) == []
+        page.screenshot(path=str(ARTIFACTS / "aggregate-overview-filtered.png"), full_page=True)
+        page.close()
+
+
+def test_refresh_while_viewing(browser: Any, published_sample: Paths, tmp_path: Path) -> None:
+    """A page stays open while `refresh` publishes two new versions: it never errors, and a rerun shows the new
+    numbers each time."""
+    home = tmp_path / "home"
+    shutil.copytree(published_sample.home, home)
+    batches = []
+    for seed in (41, 42):
+        batch = tmp_path / f"weekly-{seed}"
+        synth.write_batch(batch, n_clients=40, seed=seed, as_of=dt.date(2026, 10, 31))
+        batches.append(batch)
+    errors: list[str] = []
+    with harness.serve(home) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        harness.open_page(page, url, "overview")
+        before = _overall_episodes(home)
+        assert _metric_value(page, "Episodes") == f"{before:,}"
+        for batch in batches:
+            refresh = subprocess.Popen(
+                [sys.executable, "-m", "pipeline", "refresh", str(batch), "--home", str(home)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            while refresh.poll() is None:  # keep rerunning the page while the pipeline writes and swaps the files
+                page.keyboard.press("r")
+                time.sleep(0.5)
+                errors += harness.errors_on(page)
+            assert refresh.returncode in (0, 1), refresh.stderr.read() if refresh.stderr else ""
+            after = _overall_episodes(home)
+            assert after > before
+            page.keyboard.press("r")
+            _wait_for_metric(page, "Episodes", f"{after:,}")
+            errors += harness.errors_on(page)
+            before = after
+        page.screenshot(path=str(ARTIFACTS / "aggregate-overview-after-two-refreshes.png"), full_page=True)
+        page.close()
+    assert errors == []
