@@ -1,6 +1,6 @@
 # ifs-outcomes — every recipe is a one-line call into the CLI or a tool; `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help install run demo validate refresh dashboard test golden docs lint format clean
+.PHONY: help install run demo validate refresh report export dashboard test golden docs lint format clean
 
 PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
@@ -17,7 +17,7 @@ help: ## list the targets
 install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) ## install the locked environment into .venv (bootstraps uv if missing)
 	$(UV) sync --frozen
 
-run: install ## quick start: install, make a demo batch if data/raw is empty, refresh everything
+run: install ## quick start: install, make a demo batch if data/raw is empty, refresh everything, write the report
 	$(CLI) quickstart
 
 demo: install ## write a synthetic batch: make demo OUT=data/raw/demo2 [CLIENTS=3000] [SEED=1]
@@ -28,6 +28,12 @@ validate: install ## check a batch without writing: make validate BATCH=path/to/
 
 refresh: install ## load batches: make refresh BATCH=path/to/batch (default: every folder under data/raw)
 	$(CLI) refresh $(if $(BATCH),$(BATCH),--all)
+
+report: install ## write data/reports/<period>/ (report.html, summary.json, summary.md, tables/) [PERIOD=all|2026-Q3]
+	$(CLI) report $(if $(PERIOD),--period $(PERIOD))
+
+export: install ## write a de-identified research package: make export OUT=exports/2026-11
+	$(CLI) export --out $(or $(OUT),data/exports/research)
 
 dashboard: install ## serve the dashboard on http://127.0.0.1:8501 [PORT=…] [CLINICAL=1 for client-level pages]
 	$(CLI) dashboard --port $(or $(PORT),8501) $(if $(CLINICAL),--clinical)

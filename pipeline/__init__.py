@@ -27,6 +27,8 @@ _API = {
     "build_scores": "pipeline.score",
     "generate": "pipeline.synth",
     "load_registry": "schemas.registry",
+    "load_published": "pipeline.notebook",
+    "load_export": "pipeline.notebook",
 }
 __all__ = sorted(_API)
 

@@ -64,7 +64,9 @@ def suppressed_note(frame: pl.DataFrame, columns: Sequence[str], k: int) -> str 
 def category_bars(outcomes: pl.DataFrame, by: str = "level", title: str = "Change categories") -> AnyChart:
     """Stacked shares of paired episodes in each change category, one bar per `by` value."""
     cats = [c for c in CATEGORY_COLOURS if c in outcomes.columns]
-    data = outcomes.select(by, "paired", *cats).unpivot(index=[by, "paired"], on=cats, variable_name="category")
+    # A stack with a hidden part would draw the rest as if it were the whole: show only complete rows.
+    complete = outcomes.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in cats]))
+    data = complete.select(by, "paired", *cats).unpivot(index=[by, "paired"], on=cats, variable_name="category")
     data = data.drop_nulls(["value", "paired"]).filter(pl.col("paired") > 0)
     if not data.height:
         return _empty("No published change categories for this selection")

@@ -210,9 +210,16 @@ def quickstart(
             err.print(f"made a demo batch in {paths.raw / 'demo'}")
         with _progress() as progress:
             summary = stages.refresh_batches(paths, stages.raw_batches(paths), dt.date.today(), progress=progress)
+        report_folder = None
+        if (paths.published / "aggregate.duckdb").exists():
+            from pipeline.report import write_report
+
+            report_folder = write_report(paths)
     _print_summary(summary, as_json)
     if not as_json:
         out.print(f"warehouse: {paths.warehouse}")
+        if report_folder is not None:
+            out.print(f"report: {report_folder / 'report.html'}")
     raise typer.Exit(summary.exit_code)
 
 
@@ -295,6 +302,57 @@ def change(
         for name, cell in summary["categories"].items():
             out.print(f"  {name:<13} {cell['n']:>6}  {100 * (cell['fraction'] or 0):5.1f}%")
         out.print(f"wrote {out_file}")
+    raise typer.Exit(0)
+
+
+@app.command()
+def report(
+    home: HomeOption = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period", help="all, a quarter (2026-Q3) or a month (2026-09); default the latest complete quarter."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write <home>/reports/<period>/: report.html (self-contained), summary.json, summary.md and tables/*.csv."""
+    from pipeline.report import ReportError, write_report
+
+    paths = resolve_home(home)
+    with _guard(home):
+        try:
+            folder = write_report(paths, period)
+        except ReportError as exc:
+            err.print(f"[red]{exc}.[/red]")
+            raise typer.Exit(EXIT_REJECTED) from None
+    if as_json:
+        out.print_json((folder / "summary.json").read_text(encoding="utf-8"))
+    else:
+        out.print(f"report: {folder / 'report.html'}")
+        out.print((folder / "summary.md").read_text(encoding="utf-8"))
+    raise typer.Exit(0)
+
+
+@app.command()
+def export(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the research package to.")],
+    home: HomeOption = None,
+) -> None:
+    """Write a de-identified research package (Parquet, data dictionary, manifest) for researchers."""
+    from pipeline.export import ExportError, write_export
+
+    paths = resolve_home(home)
+    with _guard(home):
+        try:
+            manifest = write_export(paths, out_dir, command="ifs-outcomes " + " ".join(sys.argv[1:]))
+        except ExportError as exc:
+            err.print(f"[red]{exc}.[/red]")
+            raise typer.Exit(EXIT_REJECTED) from None
+    for name, facts in manifest["files"].items():
+        if "rows" in facts:
+            out.print(f"  {name:<24} {facts['rows']:>10,} rows")
+    out.print(f"research package: {out_dir} (load it: see {out_dir / 'README.md'})")
     raise typer.Exit(0)
 
 

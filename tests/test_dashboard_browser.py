@@ -150,3 +150,19 @@ def test_refresh_while_viewing(browser: Any, published_sample: Paths, tmp_path: 
         page.screenshot(path=str(ARTIFACTS / "aggregate-overview-after-two-refreshes.png"), full_page=True)
         page.close()
     assert errors == []
+
+
+def test_the_report_loads_nothing_in_a_browser(browser: Any, published_sample: Paths) -> None:
+    """Open report.html from disk in Chromium: the only request is the file itself; screenshot it for review."""
+    from pipeline.report import write_report
+
+    folder = write_report(published_sample, "all")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((folder / "report.html").as_uri(), wait_until="load")
+    assert requests == [(folder / "report.html").as_uri()]
+    assert page.locator("svg").count() >= 6
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    page.close()
