@@ -82,11 +82,6 @@ def _path(kind: FileKind) -> Path:
     return src.aggregate_path if kind == "aggregate" else src.clinical_path
 
 
-def version(kind: FileKind = "aggregate") -> tuple[int, int]:
-    """Identity of the published file now on disk; changes on every atomic publish."""
-    return _version(_path(kind))
-
-
 def _close(con: duckdb.DuckDBPyConnection) -> None:
     con.close()
 
@@ -106,12 +101,6 @@ def _connection(path: str, file_version: tuple[int, int], kind: FileKind) -> duc
     if macros.exists():
         con.execute(macros.read_text(encoding="utf-8"))
     return con
-
-
-def connection(kind: FileKind = "aggregate") -> duckdb.DuckDBPyConnection:
-    """The sealed read-only connection for the current version of one published file."""
-    path = _path(kind)
-    return _connection(str(path), _version(path), kind)
 
 
 def sql_text(kind: FileKind, name: str) -> str:

@@ -189,6 +189,13 @@ def published_warehouse_run(path: Path) -> str | None:
         con.close()
 
 
+def read_all_tables(path: Path) -> dict[str, pl.DataFrame]:
+    """Every table of a DuckDB file (a published file), read-only, as polars frames."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        return {name: query_pl(con, f'SELECT * FROM "{name}"') for name in names}
+
+
 def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """Run a query and return polars (DuckDB 2.0: relations bind parameters; connections have no .pl())."""
     return con.sql(sql, params=params or []).pl()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from pipeline import io
@@ -19,9 +18,7 @@ def load_published(home: Path | str = "data", file: str = "aggregate") -> dict[s
     path = Path(home) / "published" / f"{file}.duckdb"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run `make run` or `ifs-outcomes refresh` first")
-    with duckdb.connect(str(path), read_only=True) as con:
-        names = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
-        return {name: io.query_pl(con, f'SELECT * FROM "{name}"') for name in names}
+    return io.read_all_tables(path)
 
 
 def load_export(folder: Path | str) -> dict[str, pl.DataFrame]:

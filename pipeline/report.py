@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from pipeline import charts, io
@@ -51,7 +50,6 @@ class ReportTable:
     """One table of the report: the published rows it shows (with their `_suppressed` flags) and how to show them."""
 
     name: str
-    source: str
     frame: pl.DataFrame
     columns: dict[str, str]
     note: str = ""
@@ -92,9 +90,7 @@ def latest_complete_quarter(as_of: dt.date) -> str:
 def _read(aggregate: Path) -> dict[str, pl.DataFrame]:
     if not aggregate.exists():
         raise ReportError(f"{aggregate} does not exist yet: run `make run` (or `ifs-outcomes refresh --all`) first")
-    with duckdb.connect(str(aggregate), read_only=True) as con:
-        names = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
-        return {name: io.query_pl(con, f'SELECT * FROM "{name}"') for name in names}
+    return io.read_all_tables(aggregate)
 
 
 def _row(frame: pl.DataFrame, **equal: str) -> dict[str, Any] | None:
@@ -213,51 +209,51 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
         (pl.col("dimension").is_in(["overall", "cohort"])) & (pl.col("instrument") != "self_energy_8c")
     )
     tables = [
-        ReportTable("headline_outcomes", "outcome_summary", overall.sort("instrument", "scale"), outcome_columns,
+        ReportTable("headline_outcomes", overall.sort("instrument", "scale"), outcome_columns,
                     "Paired = baseline and a later administration; completeness = paired / with baseline; "
                     "recovery rate = recovered / paired episodes clinical at baseline; d = standardized mean "
                     "change, positive = better (CI for all-time rows only)."),
-        ReportTable("outcomes_by_service", "outcome_summary", scale_rows(in_period, "service", HEADLINE_SCALES[:2]),
+        ReportTable("outcomes_by_service", scale_rows(in_period, "service", HEADLINE_SCALES[:2]),
                     by_group),
-        ReportTable("outcomes_by_modality", "outcome_summary", scale_rows(in_period, "modality", HEADLINE_SCALES[:2]),
+        ReportTable("outcomes_by_modality", scale_rows(in_period, "modality", HEADLINE_SCALES[:2]),
                     by_group, "Modality: in person or telehealth for at least 75% of attended sessions, else mixed."),
-        ReportTable("self_leadership_trajectory", "self_leadership_trajectory", trajectory,
+        ReportTable("self_leadership_trajectory", trajectory,
                     {"measure": "measure", "session_number": "session", "n": "episodes", "mean": "mean",
                      "ci_low": "95% CI low", "ci_high": "95% CI high"},
                     "Episodes by the period they started; a point is published only with at least k contributing."),
-        ReportTable("milestone_funnel", "milestone_funnel",
+        ReportTable("milestone_funnel",
                     funnel.filter(pl.col("dimension").is_in(["overall", "service", "practice"]))
                     .sort(pl.col("dimension") != "overall", "dimension", "level"),
                     {"dimension": "dimension", "level": "group", "episodes": "episodes",
                      **{f"reached_m{i}": f"M{i}" for i in range(1, 6)},
                      **{f"reach_rate_m{i}": f"M{i} rate" for i in range(1, 6)},
                      "episodes_exile_contact_without_permission": "exile contact without permission"}),
-        ReportTable("engagement", "engagement_summary", engagement_by_service,
+        ReportTable("engagement", engagement_by_service,
                     {"dimension": "dimension", "level": "group", "episodes": "episodes", "with_intake": "with intake",
                      "scheduled": "scheduled", "attended": "attended", "attendance_rate": "attendance rate",
                      "dropouts": "dropouts", "dropout_denominator": "ended or lapsed", "dropout_rate": "dropout rate",
                      "median_cadence_days": "median days between sessions"},
                     "All time. Dropout = (unplanned endings + lapsed) / (ended + lapsed)."),
-        ReportTable("sessions_by_month", "engagement_by_period", monthly.sort("period"),
+        ReportTable("sessions_by_month", monthly.sort("period"),
                     {"period": "month", "scheduled": "scheduled", "attended": "attended", "cancelled": "cancelled",
                      "no_show": "no-show", "intakes": "intakes", "planned_endings": "planned endings",
                      "unplanned_endings": "unplanned endings", "attendance_rate": "attendance rate"}),
-        ReportTable("coaching", "coaching_summary", coaching.filter(pl.col("dimension").is_in(["overall", "practice"])),
+        ReportTable("coaching", coaching.filter(pl.col("dimension").is_in(["overall", "practice"])),
                     {"dimension": "dimension", "level": "group", "coaching_episodes": "coaching episodes",
                      "with_gas": "with GAS", "mean_gas_t_baseline": "first GAS T", "mean_gas_t_latest": "latest GAS T",
                      "mean_gas_t_change": "GAS T change", "mean_follow_through": "follow-through",
                      "choice_points": "choice points", "choice_point_rate": "choice point rate",
                      "referred_to_therapy": "referred to therapy", "continued_coaching": "continued coaching",
                      "ended_otherwise": "ended otherwise", "too_early": "too early to tell"}),
-        ReportTable("helping_professionals", "outcome_summary", cohorts.sort("instrument", "scale", "dimension", "level"),
+        ReportTable("helping_professionals", cohorts.sort("instrument", "scale", "dimension", "level"),
                     by_group, "Cohort: clients who are helping professionals beside all other clients."),
-        ReportTable("outcomes_by_theme", "outcomes_by_theme",
+        ReportTable("outcomes_by_theme",
                     t["outcomes_by_theme"].filter(pl.col("instrument") == "phq9"),
                     {"theme": "theme", "instrument": "instrument", "scale": "scale", "paired": "paired",
                      "reliably_improved": "reliably improved", "recovered": "recovered",
                      "reliable_improvement_rate": "reliable improvement rate", "mean_change": "mean change"},
                     "All time; themes overlap, so rows do not add up."),
-        ReportTable("data_quality", "data_quality", quality, {"batch_id": "batch", "table_name": "table",
+        ReportTable("data_quality", quality, {"batch_id": "batch", "table_name": "table",
                     "measure": "measure", "rule": "rule", "rows": "rows"},
                     "Rows, not people (exempt from disclosure control): received = loaded + quarantined + duplicates."),
     ]  # fmt: skip
