@@ -1,6 +1,6 @@
 # ifs-outcomes — every recipe is a one-line call into the CLI or a tool; `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help install run demo validate refresh report export dashboard test golden docs lint format clean
+.PHONY: help install run demo validate refresh report export dashboard bench test golden docs lint format clean
 
 PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
@@ -37,6 +37,9 @@ export: install ## write a de-identified research package: make export OUT=expor
 
 dashboard: install ## serve the dashboard on http://127.0.0.1:8501 [PORT=…] [CLINICAL=1 for client-level pages]
 	$(CLI) dashboard --port $(or $(PORT),8501) $(if $(CLINICAL),--clinical)
+
+bench: install ## benchmarks against the plain-DuckDB floor: make bench [TIERS="S M"] (L = 100k clients, ~15 min)
+	$(CLI) bench $(foreach t,$(or $(TIERS),S M),--tier $(t))
 
 test: install ## run the test suite
 	$(RUN) pytest

@@ -407,6 +407,27 @@ def _dz(pre: np.ndarray, post: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(diff, axis=axis) / np.std(diff, ddof=1, axis=axis)
 
 
+def _delta_method_ci(
+    u: np.ndarray, v: np.ndarray, factor: float, confidence: float
+) -> tuple[float | None, float | None]:
+    """Normal CI of ``factor · mean(u) / SD(v)`` with the nonparametric delta-method (influence-function) SE.
+
+    Influence of subject i: IF_i = factor · [(u_i − ū)/σ − (ū/σ) · ((v_i − v̄)² − σ²)/(2σ²)], σ = SD(v);
+    SE = √(Σ IF_i²) / n (Efron & Tibshirani 1993, §21: the infinitesimal jackknife). d uses v = pre scores,
+    d_z uses v = u = post − pre.
+    """
+    n = len(u)
+    sigma = float(np.std(v, ddof=1))
+    if n < 3 or not sigma > 0:
+        return (None, None)
+    mean_u = float(np.mean(u))
+    influence = factor * ((u - mean_u) / sigma - (mean_u / sigma) * ((v - np.mean(v)) ** 2 - sigma**2) / (2 * sigma**2))
+    se = float(np.sqrt(np.sum(influence**2)) / n)
+    estimate = factor * mean_u / sigma
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return (estimate - z * se, estimate + z * se)
+
+
 def effect_sizes(
     pre: Sequence[float] | np.ndarray,
     post: Sequence[float] | np.ndarray,
@@ -423,9 +444,11 @@ def effect_sizes(
     g   = J·d, J = 1 − 3/(4(n − 1) − 1)  (Hedges' small-sample correction)
     d_z = s·mean(post − pre) / SD(post − pre)
 
-    CIs are computed for the statistics named in ``intervals``. BCa needs a jackknife whose cost and memory
-    grow with n²; above ``BCA_MAX_N`` paired subjects the percentile method is used (the two agree closely at
-    such n), and ``ci_method`` says which was used.
+    CIs are computed for the statistics named in ``intervals``. Up to ``BCA_MAX_N`` paired subjects they are
+    BCa bootstrap intervals. Above it (BCa's jackknife grows with n², and any bootstrap with n × resamples)
+    they are normal intervals with the nonparametric delta-method standard error (`_delta_method_ci`) — the
+    large-sample limit the bootstrap approximates, with no Monte Carlo error and no normality assumption.
+    ``ci_method`` says which was used.
     """
     x = np.asarray(pre, dtype=float)
     y = np.asarray(post, dtype=float)
@@ -440,7 +463,8 @@ def effect_sizes(
         "mean_change": float(np.mean(y - x)) if n else None,
         "d": None, "d_ci": (None, None), "g": None, "g_ci": (None, None), "dz": None, "dz_ci": (None, None),
         "d_definition": "standardized mean change with the pre-test SD, positive = better",
-        "ci_method": f"bootstrap {'BCa' if n <= BCA_MAX_N else 'percentile'}, {n_resamples} resamples, seed {seed}",
+        "ci_method": f"bootstrap BCa, {n_resamples} resamples, seed {seed}" if n <= BCA_MAX_N
+        else "normal, nonparametric delta-method SE",
     }  # fmt: skip
     if n < 3 or not _sd(x) > 0:
         return out
@@ -454,6 +478,11 @@ def effect_sizes(
         value = float(statistic(x, y))
         out[name] = value if math.isfinite(value) else None
         if name not in intervals:
+            continue
+        if n > BCA_MAX_N:
+            diff = y - x
+            factor = s * (j if name == "g" else 1.0)
+            out[f"{name}_ci"] = _delta_method_ci(diff, diff if name == "dz" else x, factor, confidence)
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -627,15 +656,27 @@ def pair_baseline_latest(scores: pl.DataFrame, sessions: pl.DataFrame) -> pl.Dat
     )  # fmt: skip
 
 
-def scale_reliability(measures: pl.DataFrame, pairs: pl.DataFrame, registry: Registry) -> pl.DataFrame:
-    """Cronbach's alpha of every scale from the practice's own baseline administrations (complete items), next
-    to the published reliability; ``reliability_used`` is the published one where it exists."""
+def baseline_items(
+    measures: pl.DataFrame, pairs: pl.DataFrame, registry: Registry
+) -> dict[tuple[str, str], pl.DataFrame]:
+    """Per scale, the complete baseline item answers of the episodes in ``pairs`` (what alpha is computed from).
+    Episodes are independent, so the matrices of disjoint sets of episodes can be stacked."""
     from pipeline.score import baseline_item_matrix
 
     baselines = pairs.filter(pl.col("baseline_date").is_not_null()).select(
         "client_id", "instrument", pl.col("baseline_date").alias("administered_on")
     )
-    matrices = baseline_item_matrix(measures, baselines, registry)
+    return baseline_item_matrix(measures, baselines, registry)
+
+
+def scale_reliability(measures: pl.DataFrame, pairs: pl.DataFrame, registry: Registry) -> pl.DataFrame:
+    """Cronbach's alpha of every scale from the practice's own baseline administrations (complete items), next
+    to the published reliability; ``reliability_used`` is the published one where it exists."""
+    return reliability_from_baselines(baseline_items(measures, pairs, registry), registry)
+
+
+def reliability_from_baselines(matrices: dict[tuple[str, str], pl.DataFrame], registry: Registry) -> pl.DataFrame:
+    """`scale_reliability` from the baseline item matrices (see `baseline_items`)."""
     rows = []
     for inst in registry.instruments.values():
         for scale in inst.scales.values():

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from pipeline.config import resolve_home
+from pipeline.config import Paths, resolve_home
 from pipeline.io import WarehouseBusy
 from pipeline.summary import EXIT_INTERNAL, EXIT_REJECTED, RunSummary
 
@@ -175,6 +175,9 @@ def refresh(
     home: HomeOption = None,
     as_json: JsonOption = False,
     as_of: AsOfOption = None,
+    with_report: Annotated[
+        bool, typer.Option("--report", help="Also write the report for the latest complete quarter afterwards.")
+    ] = False,
 ) -> None:
     """Validate and load batches into the warehouse; quarantined rows are kept with their reasons."""
     from pipeline import stages
@@ -189,7 +192,22 @@ def refresh(
     run_date = _parse_date(as_of, "--as-of")
     with _guard(home), _progress() as progress:
         summary = stages.refresh_batches(paths, folders, run_date, progress=progress)
-    _finish(summary, as_json)
+        report_folder = _write_report_if_published(paths) if with_report else None
+    _print_summary(summary, as_json)
+    if report_folder is not None and not as_json:
+        out.print(f"report: {report_folder / 'report.html'}")
+    raise typer.Exit(summary.exit_code)
+
+
+def _write_report_if_published(paths: Paths) -> Path | None:
+    """The default-period report, when there is a publication to report on (timed as the `report` stage)."""
+    if not (paths.published / "aggregate.duckdb").exists():
+        return None
+    from pipeline.report import write_report
+    from pipeline.stage_timing import stage
+
+    with stage("report"):
+        return write_report(paths)
 
 
 @app.command()
@@ -210,11 +228,7 @@ def quickstart(
             err.print(f"made a demo batch in {paths.raw / 'demo'}")
         with _progress() as progress:
             summary = stages.refresh_batches(paths, stages.raw_batches(paths), dt.date.today(), progress=progress)
-        report_folder = None
-        if (paths.published / "aggregate.duckdb").exists():
-            from pipeline.report import write_report
-
-            report_folder = write_report(paths)
+        report_folder = _write_report_if_published(paths)
     _print_summary(summary, as_json)
     if not as_json:
         out.print(f"warehouse: {paths.warehouse}")
@@ -396,6 +410,56 @@ def dashboard(
         raise typer.Exit(subprocess.call(command, env=env))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+@app.command()
+def bench(
+    tiers: Annotated[
+        list[str] | None, typer.Option("--tier", help="S (1k clients), M (10k) or L (100k); repeat for several.")
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Where generated tiers are kept (default benchmarks/.cache).")
+    ] = None,
+    results: Annotated[
+        Path | None, typer.Option("--results", help="Where results are written (default benchmarks/results).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Input format of the generated batches: csv or parquet.")
+    ] = "csv",
+    dashboard: Annotated[
+        bool | None,
+        typer.Option(
+            "--dashboard/--no-dashboard", help="Also time every dashboard page (default: if Chromium is here)."
+        ),
+    ] = None,
+) -> None:
+    """Benchmark the full and the incremental refresh against the plain-DuckDB floor (see benchmarks/README.md)."""
+    from benchmarks import runner
+    from benchmarks.dashboard_harness import chromium
+    from benchmarks.tiers import TIERS
+
+    chosen = [t.upper() for t in (tiers or ["S"])]
+    unknown = [t for t in chosen if t not in TIERS]
+    if unknown or fmt not in ("csv", "parquet"):
+        err.print(f"[red]--tier must be S, M or L and --format csv or parquet (got {unknown or fmt}).[/red]")
+        raise typer.Exit(EXIT_REJECTED)
+    with _guard(None), _progress() as progress:
+        for name in chosen:
+            try:
+                record = runner.run_tier(
+                    TIERS[name],
+                    cache or runner.DEFAULT_CACHE,
+                    fmt,
+                    dashboard=chromium() is not None if dashboard is None else dashboard,
+                    progress=progress,
+                )
+            except runner.BenchmarkFailed as exc:
+                err.print(f"[red]Benchmark tier {name} failed: {exc}.[/red]")
+                raise typer.Exit(EXIT_INTERNAL) from None
+            _, markdown = runner.write_results(record, results or runner.RESULTS)
+            out.print(markdown.read_text(encoding="utf-8"))
+            out.print(f"results: {markdown}")
+    raise typer.Exit(0)
 
 
 @app.command()

@@ -36,6 +36,11 @@ class Paths:
         return self.warehouse_dir / "warehouse.duckdb"
 
     @property
+    def staging(self) -> Path:
+        """Scratch space for a batch too large to hold in memory (removed after each batch)."""
+        return self.warehouse_dir / ".staging"
+
+    @property
     def quarantine(self) -> Path:
         return self.home / "quarantine"
 

@@ -151,28 +151,54 @@ def _protect(total: int, members: list[int], values: list[int], hidden: list[boo
 
 
 def _partition_families(frame: pl.DataFrame, layout: TableLayout) -> list[tuple[int, list[int]]]:
-    """(row index of the total, row indices of its parts) for every breakdown in the table."""
-    families: list[tuple[int, list[int]]] = []
+    """(row index of the total, row indices of its parts) for every breakdown in the table.
+
+    Families come in a fixed order — breakdowns before hierarchies; within each, by the first row of their group
+    of other keys, then by their first part (breakdown) or their total's row (hierarchy) — because secondary
+    suppression picks cells in that order.
+    """
+    families: list[pl.DataFrame] = []
     if layout.dimension is not None and layout.dimension in frame.columns:
         dim = layout.dimension
         others = [k for k in layout.keys if k not in (dim, "level")]
-        for _, part in frame.group_by(others, maintain_order=True) if others else [((), frame)]:
-            totals = part.filter(pl.col(dim) == layout.overall)["_r"].to_list()
-            if not totals:
-                continue
-            for _, members in part.filter(pl.col(dim) != layout.overall).group_by(dim, maintain_order=True):
-                families.append((totals[0], members["_r"].to_list()))
+        keyed = _with_group(frame, others)
+        totals = (
+            keyed.filter(pl.col(dim) == layout.overall).group_by("_group").agg(pl.col("_r").first().alias("_total"))
+        )
+        members = (
+            keyed.filter(pl.col(dim) != layout.overall)
+            .group_by("_group", dim, maintain_order=True)
+            .agg(pl.col("_r").min().alias("_order"), pl.col("_r").alias("_members"))
+        )
+        families.append(members.join(totals, on="_group").select(_FAMILY_COLUMNS).sort("_group", "_order"))
     if layout.hierarchy is not None:
         detail, parent = layout.hierarchy
         others = [k for k in layout.keys if k not in (detail, parent)]
-        for _, part in frame.group_by(others, maintain_order=True) if others else [((), frame)]:
-            children: dict[object, list[int]] = {}
-            for row, parent_value in zip(part["_r"], part[parent], strict=True):
-                children.setdefault(parent_value, []).append(row)
-            for row, value in zip(part["_r"], part[detail], strict=True):
-                if value in children:
-                    families.append((row, children[value]))
-    return families
+        keyed = _with_group(frame, others)
+        children = keyed.group_by("_group", parent, maintain_order=True).agg(pl.col("_r").alias("_members"))
+        families.append(
+            keyed.select("_group", pl.col("_r").alias("_total"), pl.col("_r").alias("_order"), detail)
+            .join(children, left_on=["_group", detail], right_on=["_group", parent], nulls_equal=True)
+            .select(_FAMILY_COLUMNS)
+            .sort("_group", "_order")
+        )
+    if not families:
+        return []
+    ordered = pl.concat(families)  # every breakdown family first, then every hierarchy family
+    return list(zip(ordered["_total"].to_list(), ordered["_members"].to_list(), strict=True))
+
+
+_FAMILY_TYPES: dict[str, pl.DataType] = {
+    "_group": pl.UInt32(), "_order": pl.UInt32(), "_total": pl.UInt32(), "_members": pl.List(pl.UInt32()),
+}  # fmt: skip
+_FAMILY_COLUMNS = [pl.col(c).cast(t) for c, t in _FAMILY_TYPES.items()]
+
+
+def _with_group(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """``frame`` with ``_group``: the first row index of its group of ``keys`` (all rows one group if none)."""
+    if not keys:
+        return frame.with_columns(pl.lit(0, pl.UInt32).alias("_group"))
+    return frame.with_columns(pl.col("_r").min().over(keys).cast(pl.UInt32).alias("_group"))
 
 
 def display(value: object, suppressed: bool, policy: DisclosurePolicy) -> str:

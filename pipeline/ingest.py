@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from pipeline import io
-from schemas.inputs import TABLES, TableSpec
+from schemas.inputs import TABLES, TABLES_BY_NAME, TableSpec
 
 ROW = "_row"  # 1-based data row number in the source file (row 1 is the first row after the header)
+#: An answers file larger than this is split by client into parts of about this size (bounded memory).
+PARTITION_BYTES = 48 * 2**20
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 BATCH_TOML_KEYS = {"batch_id", "exported_at", "source"}
 #: Files that may sit in a batch folder without a note (the generator's answer key is never read).
@@ -86,6 +89,18 @@ class Batch:
     files: dict[str, str]  # table -> file name, for messages
     tables: dict[str, pl.DataFrame]  # table -> text frame with contract columns and ROW
     warnings: list[str] = field(default_factory=list)
+    #: A large answers file is not held in memory: it is split by client into these Parquet parts (text, ROW),
+    #: and ``tables["measures"]`` is empty. Judged and loaded one part at a time (`validate`, `load`).
+    measure_parts: list[Path] = field(default_factory=list)
+
+    def measure_frames(self) -> Iterator[pl.DataFrame]:
+        """The answers, one client-partitioned text frame at a time (one frame when not partitioned)."""
+        if not self.measure_parts:
+            yield self.tables["measures"]
+            return
+        spec = TABLES_BY_NAME["measures"]
+        for part in self.measure_parts:
+            yield conform_text(pl.read_parquet(part), spec, ROW).sort(ROW)
 
 
 @dataclass(frozen=True)
@@ -242,16 +257,21 @@ def check_columns(file_name: str, columns: list[str], spec: TableSpec) -> None:
             )
 
 
-def check_identifier_values(file_name: str, frame: pl.DataFrame) -> None:
+def check_identifier_values(file_name: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
     """Reject when any value is shaped like a direct identifier; count matches, never show them."""
-    columns = [c for c in frame.columns if c != ROW]
-    if not columns or frame.height == 0:
+    columns = [c for c in frame.collect_schema().names() if c != ROW]
+    if not columns:
         return
-    counts = frame.select(
-        pl.col(c).str.contains(pattern).fill_null(False).sum().alias(f"{kind}\0{c}")
-        for kind, pattern in IDENTIFIER_VALUE_PATTERNS.items()
-        for c in columns
-    ).row(0, named=True)
+    counts = (
+        frame.lazy()
+        .select(
+            pl.col(c).str.contains(pattern).fill_null(False).sum().alias(f"{kind}\0{c}")
+            for kind, pattern in IDENTIFIER_VALUE_PATTERNS.items()
+            for c in columns
+        )
+        .collect()
+        .row(0, named=True)
+    )
     for key, count in counts.items():
         if count:
             kind, column = key.split("\0")
@@ -264,32 +284,55 @@ def check_identifier_values(file_name: str, frame: pl.DataFrame) -> None:
             )
 
 
-def read_batch(folder: Path, run_date: dt.date) -> Batch:
-    """Identify and read a batch as text frames holding exactly the contract's columns."""
+def conform_text(frame: pl.DataFrame, spec: TableSpec, *keep: str) -> pl.DataFrame:
+    """Exactly the contract's columns in its order (absent optional ones as nulls), plus ``keep``."""
+    missing = [c for c in spec.columns if c not in frame.columns]
+    return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing).select(*keep, *spec.columns)
+
+
+def _unreadable(path: Path, exc: io.UnreadableFile) -> BatchRejected:
+    return BatchRejected(
+        f"{path.name}: cannot be read as {path.suffix[1:].upper()} (rule unreadable_file: {exc}); "
+        "export it again as UTF-8 CSV with a header row, or as Parquet.",
+        rule="unreadable_file",
+        file=path.name,
+    )
+
+
+def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None) -> Batch:
+    """Identify and read a batch as text frames holding exactly the contract's columns.
+
+    With a ``staging`` folder, an answers file over `PARTITION_BYTES` is split there by client instead of read
+    whole (see `Batch.measure_parts`); the caller removes the folder when done.
+    """
     ident = identify(folder, run_date)
     tables: dict[str, pl.DataFrame] = {}
     file_names: dict[str, str] = {}
+    measure_parts: list[Path] = []
     for spec in TABLES:
         path = ident.files.get(spec.name)
         if path is None:
             frame = pl.DataFrame(schema=dict.fromkeys(spec.columns, pl.String))
             file_names[spec.name] = f"{spec.name}.csv"
+        elif spec.name == "measures" and staging is not None and path.stat().st_size > PARTITION_BYTES:
+            file_names[spec.name] = path.name
+            try:
+                check_columns(path.name, io.text_columns(path), spec)
+                parts = -(-path.stat().st_size // PARTITION_BYTES)
+                measure_parts = io.partition_as_text(path, staging / spec.name, parts, "client_id", ROW)
+            except io.UnreadableFile as exc:
+                raise _unreadable(path, exc) from exc
+            check_identifier_values(path.name, pl.scan_parquet(measure_parts))
+            frame = pl.DataFrame(schema=dict.fromkeys(spec.columns, pl.String))
         else:
             file_names[spec.name] = path.name
             try:
                 frame = io.read_table_as_text(path)
             except io.UnreadableFile as exc:
-                raise BatchRejected(
-                    f"{path.name}: cannot be read as {path.suffix[1:].upper()} (rule unreadable_file: {exc}); "
-                    "export it again as UTF-8 CSV with a header row, or as Parquet.",
-                    rule="unreadable_file",
-                    file=path.name,
-                ) from exc
+                raise _unreadable(path, exc) from exc
             check_columns(path.name, frame.columns, spec)
             check_identifier_values(path.name, frame)
-        missing = [c for c in spec.columns if c not in frame.columns]
-        frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
-        tables[spec.name] = frame.select(spec.columns).with_row_index(ROW, offset=1)
+        tables[spec.name] = conform_text(frame, spec).with_row_index(ROW, offset=1)
     return Batch(
         path=folder,
         batch_id=ident.batch_id,
@@ -300,4 +343,5 @@ def read_batch(folder: Path, run_date: dt.date) -> Batch:
         files=file_names,
         tables=tables,
         warnings=list(ident.warnings),
+        measure_parts=measure_parts,
     )

@@ -56,9 +56,51 @@ def read_table_as_text(path: Path) -> pl.DataFrame:
             frame = pl.read_parquet(path)
             frame = frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t != pl.String)
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnreadableFile(reason[:200]) from exc
+        raise UnreadableFile(_reason(exc)) from exc
     return frame.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in frame.columns)
+
+
+def _scan_as_text(path: Path) -> pl.LazyFrame:
+    if path.suffix == ".csv":
+        frame = pl.scan_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
+    else:
+        frame = pl.scan_parquet(path)
+    schema = frame.collect_schema()
+    return frame.with_columns(
+        (pl.col(c) if t == pl.String else pl.col(c).cast(pl.String)).str.strip_chars().replace("", None)
+        for c, t in schema.items()
+    )
+
+
+def text_columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet input, without reading its rows."""
+    try:
+        return list(_scan_as_text(path).collect_schema().names())
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise UnreadableFile(_reason(exc)) from exc
+
+
+def partition_as_text(path: Path, folder: Path, parts: int, by: str, row_index: str) -> list[Path]:
+    """Stream a large input into ``parts`` Parquet files of text, split by a hash of column ``by``.
+
+    Every row keeps its 1-based row number in the source (``row_index``) and every row sharing a value of
+    ``by`` lands in the same part, so rules keyed by it can be judged one part at a time. Streaming: the
+    whole file is never in memory. Text handling is `read_table_as_text`'s.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    part = (pl.col(by).hash() % parts).fill_null(0).alias("_part")
+    try:
+        _scan_as_text(path).with_row_index(row_index, offset=1).with_columns(part).sink_parquet(
+            pl.PartitionBy(folder, key="_part", include_key=False), mkdir=True
+        )
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise UnreadableFile(_reason(exc)) from exc
+    return sorted(folder.rglob("*.parquet"))
+
+
+def _reason(exc: BaseException) -> str:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return reason[:200]
 
 
 def write_csv_atomic(frame: pl.DataFrame, path: Path) -> None:

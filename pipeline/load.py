@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -87,6 +88,18 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, incoming: pl.DataFrame)
         con.unregister("incoming")
 
 
+def _replace_from_files(con: duckdb.DuckDBPyConnection, table: str, files: list[Path], run: RunRecord) -> None:
+    """`_replace` for valid rows spilled to Parquet: DuckDB reads them itself, never all in Python's memory."""
+    key = _KEYS[table]
+    source = f"read_parquet({[str(f) for f in files]!r})"
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchall()[0][0]:
+        match = " AND ".join(f"t.{k} = i.{k}" for k in key)
+        con.execute(f"DELETE FROM {table} AS t USING (SELECT {', '.join(key)} FROM {source}) AS i WHERE {match}")
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT *, ? AS batch_id, ? AS run_id FROM {source}", [run.batch_id, run.run_id]
+    )
+
+
 def _quarantine_rows(result: ValidationResult, run: RunRecord) -> pl.DataFrame:
     frames = [
         r.violations.select(
@@ -109,6 +122,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: Ru
     try:
         for spec in TABLES:
             valid = result.tables[spec.name].valid
+            if result.tables[spec.name].valid_files:
+                _replace_from_files(con, spec.name, result.tables[spec.name].valid_files, run)
             if valid.height:
                 _replace(
                     con,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from pipeline import io
@@ -469,16 +470,19 @@ def self_leadership_trajectory(points: pl.DataFrame, episodes: pl.DataFrame) -> 
         pl.col("value").std().alias("_sd"),
     ]
     table = rollup(frame, [*START_PERIOD, "measure", "session_number"], aggregations)
-    half = pl.col("_sd") / pl.col("n").sqrt() * pl.col("n").map_elements(_t975, return_dtype=pl.Float64)
+    table = table.with_columns(pl.Series("_t", _t975(table["n"].to_numpy()), dtype=pl.Float64))
+    half = pl.col("_sd") / pl.col("n").sqrt() * pl.col("_t")
     return table.with_columns((pl.col("mean") - half).alias("ci_low"), (pl.col("mean") + half).alias("ci_high")).drop(
-        "_sd"
+        "_sd", "_t"
     )
 
 
-def _t975(n: int) -> float:
+def _t975(n: np.ndarray) -> np.ndarray:
+    """Student's t 97.5th percentile with n − 1 degrees of freedom (NaN where n < 2), for every n at once."""
     from scipy import stats
 
-    return float(stats.t.ppf(0.975, n - 1)) if n > 1 else float("nan")
+    n = n.astype(float)
+    return np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)), np.nan)
 
 
 COACHING_LAYOUT = TableLayout(

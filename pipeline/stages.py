@@ -7,8 +7,10 @@ own transaction, in the order given; the exit code of several batches is the hig
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -18,9 +20,15 @@ from pathlib import Path
 import polars as pl
 
 from pipeline import io
-from pipeline.change import build_client_change, pair_baseline_latest, scale_reliability
+from pipeline.change import (
+    PAIR_KEY,
+    baseline_items,
+    build_client_change,
+    pair_baseline_latest,
+    reliability_from_baselines,
+)
 from pipeline.config import Paths
-from pipeline.ingest import ROW, Batch, BatchRejected, identify, read_batch
+from pipeline.ingest import ROW, Batch, BatchIdentity, BatchRejected, identify, read_batch
 from pipeline.load import (
     RunRecord,
     latest_loaded_run,
@@ -31,7 +39,8 @@ from pipeline.load import (
     warehouse_as_of,
 )
 from pipeline.publish import build_publication, publish
-from pipeline.score import build_scores
+from pipeline.score import ADMIN_KEY, build_scores
+from pipeline.stage_timing import stage
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
 from schemas.inputs import CONTRACT_VERSION, RULES
@@ -172,13 +181,15 @@ def validate_batches(
     summaries: list[BatchSummary] = []
     for folder in folders:
         progress(f"{folder.name}: reading")
-        try:
-            batch = read_batch(folder, run_date)
-        except BatchRejected as exc:
-            summaries.append(_rejected_summary(folder, exc))
-            continue
-        progress(f"{batch.batch_id}: validating")
-        summaries.append(_validated_summary(batch, validate_batch(batch, loaded, registry), loaded=False))
+        with tempfile.TemporaryDirectory(prefix="ifs-outcomes-validate-") as staging:
+            try:
+                batch = read_batch(folder, run_date, Path(staging))
+            except BatchRejected as exc:
+                summaries.append(_rejected_summary(folder, exc))
+                continue
+            progress(f"{batch.batch_id}: validating")
+            result = validate_batch(batch, loaded, registry, spill=Path(staging) / "valid")
+            summaries.append(_validated_summary(batch, result, loaded=False))
     return RunSummary(batches=summaries, as_of=None)
 
 
@@ -198,7 +209,8 @@ def refresh_batches(
         stale = any(b.status.startswith("loaded") for b in summaries) or not io.has_tables(con, DERIVED_TABLES)
         if stale:
             progress("scoring and computing change")
-            io.replace_tables(con, derive_outcomes(con, registry))
+            with stage("score"):
+                io.replace_tables(con, derive_outcomes(con, registry))
         as_of = warehouse_as_of(con)
         run_id = latest_loaded_run(con)
         current = all(
@@ -208,9 +220,12 @@ def refresh_batches(
         published: list[str] = []
         if as_of is not None and run_id is not None and (stale or not current):
             progress("computing indicators and publishing")
-            publication = build_publication(con, as_of, registry.version, code_version(), warehouse_run_id=run_id)
-            published = publish(paths, publication)
-        con.execute("CHECKPOINT")
+            with stage("indicators"):
+                publication = build_publication(con, as_of, registry.version, code_version(), warehouse_run_id=run_id)
+            with stage("publish"):
+                published = publish(paths, publication)
+        with stage("checkpoint"):
+            con.execute("CHECKPOINT")
     return RunSummary(batches=summaries, as_of=as_of, published=published)
 
 
@@ -253,8 +268,27 @@ def _refresh_one(
             as_of=ident.as_of,
             warnings=list(ident.warnings),
         )
+    staging = paths.staging / f"{ident.batch_id}-{os.getpid()}"
     try:
-        batch = read_batch(folder, run_date)
+        return _load_one(con, paths, folder, ident, staging, run_date, registry, progress, started)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _load_one(
+    con: io.duckdb.DuckDBPyConnection,
+    paths: Paths,
+    folder: Path,
+    ident: BatchIdentity,
+    staging: Path,
+    run_date: dt.date,
+    registry: Registry,
+    progress: Progress,
+    started: dt.datetime,
+) -> BatchSummary:
+    try:
+        with stage("read"):
+            batch = read_batch(folder, run_date, staging)
     except BatchRejected as exc:
         record_run(
             con,
@@ -272,7 +306,8 @@ def _refresh_one(
         )
         return _rejected_summary(folder, exc, ident.batch_id, ident.content_hash)
     progress(f"{batch.batch_id}: validating")
-    result = validate_batch(batch, read_loaded_context(con), registry)
+    with stage("validate"):
+        result = validate_batch(batch, read_loaded_context(con), registry, spill=staging / "valid")
     summary = _validated_summary(batch, result, loaded=True)
     progress(f"{batch.batch_id}: loading")
     run = _run_record(
@@ -287,23 +322,49 @@ def _refresh_one(
         counts=summary.tables,
         by_rule=summary.quarantine_by_rule,
     )
-    load_batch(con, result, run)
-    summary.run_id = run.run_id
-    summary.quarantine_files = write_quarantine_files(paths, batch.batch_id, result)
+    with stage("load"):
+        load_batch(con, result, run)
+        summary.run_id = run.run_id
+        summary.quarantine_files = write_quarantine_files(paths, batch.batch_id, result)
     return summary
 
 
+#: Answers are scored this many at a time (whole clients per part), so memory does not grow with the warehouse.
+SCORING_PART_ROWS = 4_000_000
+
+
 def derive_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, pl.DataFrame]:
-    """The score and change stages over everything loaded: `scores`, `scale_reliability`, `client_change`."""
-    measures = io.query_pl(con, "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures")
-    sessions = io.query_pl(con, "SELECT client_id, session_id, session_date, kind, status FROM sessions")
-    scores = build_scores(measures, registry)
-    pairs = pair_baseline_latest(scores, sessions)
-    reliability = scale_reliability(measures, pairs, registry)
+    """The score and change stages over everything loaded: `scores`, `scale_reliability`, `client_change`.
+
+    Scoring, pairing and the baseline item matrices are per client, so they run over client partitions of
+    the answers (`SCORING_PART_ROWS` each); only their much smaller results are held together.
+    """
+    n_measures = con.execute("SELECT count(*) FROM measures").fetchall()[0][0]
+    parts = max(1, -(-n_measures // SCORING_PART_ROWS))
+    partition = f"hash(client_id) % {parts}"
+    sessions = io.query_pl(
+        con, f"SELECT client_id, session_id, session_date, kind, status, {partition} AS _part FROM sessions"
+    )
+    scores, pairs, baselines = [], [], []
+    for part in range(parts):
+        measures = con.sql(
+            "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures "
+            f"WHERE {partition} = ?",
+            params=[part],
+        ).pl()
+        part_scores = build_scores(measures, registry)
+        part_pairs = pair_baseline_latest(part_scores, sessions.filter(pl.col("_part") == part).drop("_part"))
+        scores.append(part_scores)
+        pairs.append(part_pairs)
+        baselines.append(baseline_items(measures, part_pairs, registry))
+        del measures
+    matrices = {key: pl.concat(m[key] for m in baselines if key in m) for key in {k for m in baselines for k in m}}
+    all_pairs = pl.concat(pairs).sort(PAIR_KEY)
+    reliability = reliability_from_baselines(matrices, registry)
     return {
-        "scores": scores,
+        "scores": pl.concat(scores).sort([*ADMIN_KEY, "scale"]),
         "scale_reliability": reliability,
-        "client_change": build_client_change(pairs, reliability, registry),
+        "client_change": build_client_change(all_pairs, reliability, registry),
     }
 
 

@@ -616,6 +616,16 @@ def _ground_truth(
     }
 
 
+def as_exported(frame: pl.DataFrame) -> pl.DataFrame:
+    """Integral answers as integers ("3", not "3.0"), as a practice's CSV export would write them."""
+    integral = [
+        c
+        for c, t in frame.schema.items()
+        if t == pl.Float64 and frame.select((pl.col(c).round() == pl.col(c)).all()).item() is not False
+    ]
+    return frame.with_columns(pl.col(integral).cast(pl.Int64))
+
+
 def write_batch(out: Path, n_clients: int, seed: int, as_of: dt.date, fmt: str = "csv") -> dict[str, int]:
     """Write the batch folder (tables, batch.toml, ground_truth.json); returns row counts per table."""
     tables, truth = generate(n_clients, seed, as_of)
@@ -625,13 +635,7 @@ def write_batch(out: Path, n_clients: int, seed: int, as_of: dt.date, fmt: str =
         for stale in out.glob(f"{name}.*"):
             stale.unlink()
         if fmt == "csv":
-            # Integral answers are written as integers ("3", not "3.0"), as a practice's export would be.
-            integral = [
-                c
-                for c, t in frame.schema.items()
-                if t == pl.Float64 and frame.select((pl.col(c).round() == pl.col(c)).all()).item() is not False
-            ]
-            frame.with_columns(pl.col(integral).cast(pl.Int64)).write_csv(target, date_format="%Y-%m-%d")
+            as_exported(frame).write_csv(target, date_format="%Y-%m-%d")
         else:
             frame.write_parquet(target)
     io.write_text_atomic(

@@ -10,7 +10,9 @@ Nothing here writes anything: ``validate`` and ``refresh`` share it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 from pandera.errors import SchemaErrors
@@ -18,7 +20,7 @@ from pandera.errors import SchemaErrors
 from pipeline.config import MEAN_SCORE_TOLERANCE, PRE_INTAKE_WINDOW_DAYS
 from pipeline.ingest import ROW, Batch
 from pipeline.score import ADMIN_KEY, score_items
-from schemas.inputs import RULE_COLUMNS, TABLES, TableSpec
+from schemas.inputs import RULE_COLUMNS, TABLES, TABLES_BY_NAME, TableSpec
 from schemas.registry import Registry
 
 VIOLATION_SCHEMA = pl.Schema(
@@ -48,10 +50,13 @@ class TableResult:
     valid: pl.DataFrame  # typed contract columns, ready to load
     quarantined: pl.DataFrame  # the quarantined rows as received (text), with ROW
     violations: pl.DataFrame  # ROW, rule, column, value (masked where needed)
+    #: Valid rows written to Parquet instead of held in ``valid`` (a partitioned answers file), and their count.
+    valid_files: list[Path] = field(default_factory=list)
+    spilled: int = 0
 
     @property
     def loaded(self) -> int:
-        return self.valid.height
+        return self.valid.height + self.spilled
 
     @property
     def quarantined_count(self) -> int:
@@ -303,10 +308,17 @@ def _ids(frame: pl.DataFrame, column: str) -> pl.Series:
     return frame[column].drop_nulls().unique().implode()
 
 
-def validate_batch(batch: Batch, loaded: Loaded, registry: Registry) -> ValidationResult:
-    """Judge every row of the batch; parents (clients) before children (sessions, measures, goals)."""
-    prep = {spec.name: prepare(batch.tables[spec.name], spec, batch.as_of) for spec in TABLES}
-    clients, sessions, measures, goals = (prep[t.name] for t in TABLES)
+def validate_batch(batch: Batch, loaded: Loaded, registry: Registry, spill: Path | None = None) -> ValidationResult:
+    """Judge every row of the batch; parents (clients) before children (sessions, measures, goals).
+
+    Answers are judged one client partition at a time (`Batch.measure_frames`): every rule on them is keyed
+    within one client. With ``spill``, the valid answers of a partitioned file go to Parquet files there
+    rather than memory.
+    """
+    prep = {
+        spec.name: prepare(batch.tables[spec.name], spec, batch.as_of) for spec in TABLES if spec.name != "measures"
+    }
+    clients, sessions, goals = prep["clients"], prep["sessions"], prep["goals"]
 
     # clients: a new version must not invalidate sessions already loaded and not resent in this batch.
     batch_session_ids = _ids(sessions.text, "session_id")
@@ -362,16 +374,44 @@ def validate_batch(batch: Batch, loaded: Loaded, registry: Registry) -> Validati
     )
     session_result = _finish(sessions)
 
-    # measures
-    client_rules(measures)
-    _measure_rules(measures, registry, session_result, loaded, episode)
-    measure_result = _finish(measures)
+    # measures, one client partition at a time
+    session_index = _session_index(session_result, loaded)
+    spec = TABLES_BY_NAME["measures"]
+    parts: list[TableResult] = []
+    for number, text in enumerate(batch.measure_frames()):
+        measures = prepare(text, spec, batch.as_of)
+        client_rules(measures)
+        _measure_rules(measures, registry, session_index, episode)
+        part = _finish(measures)
+        if spill is not None and batch.measure_parts:
+            target = spill / f"measures-valid-{number:04d}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part.valid.write_parquet(target)
+            part.valid_files, part.spilled, part.valid = [target], part.valid.height, part.valid.clear()
+        parts.append(part)
+    measure_result = combine_parts(parts)
 
     # goals
     client_rules(goals)
     goal_result = _finish(goals)
 
     return ValidationResult(tables={r.name: r for r in (client_result, session_result, measure_result, goal_result)})
+
+
+def combine_parts(parts: Iterable[TableResult]) -> TableResult:
+    """One table's verdict from the verdicts on its partitions (disjoint sets of source rows)."""
+    parts = list(parts)
+    first = parts[0]
+    return TableResult(
+        name=first.name,
+        received=sum(p.received for p in parts),
+        duplicates=sum(p.duplicates for p in parts),
+        valid=pl.concat([p.valid for p in parts]),
+        quarantined=pl.concat([p.quarantined for p in parts]).sort(ROW),
+        violations=pl.concat([p.violations for p in parts]).sort(ROW, "rule", "column", nulls_last=True),
+        valid_files=[f for p in parts for f in p.valid_files],
+        spilled=sum(p.spilled for p in parts),
+    )
 
 
 def session_outside_episode(date: pl.Expr, kind: pl.Expr, intake: pl.Expr, discharge: pl.Expr) -> pl.Expr:
@@ -399,9 +439,21 @@ def registry_frame(registry: Registry) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def _measure_rules(
-    measures: _Prepared, registry: Registry, sessions: TableResult, loaded: Loaded, episode: pl.DataFrame
-) -> None:
+def _session_index(sessions: TableResult, loaded: Loaded) -> pl.DataFrame:
+    """Every session an answer may refer to: session_id, its client_id, and whether it was quarantined."""
+    bad_session_rows = sessions.quarantined.select("session_id", "client_id", _quarantined=pl.lit(True))
+    return pl.concat(
+        [
+            sessions.valid.select("session_id", "client_id", _quarantined=pl.lit(False)),
+            bad_session_rows.filter(pl.col("session_id").is_not_null()),
+            loaded.sessions.filter(~pl.col("session_id").is_in(_ids(sessions.quarantined, "session_id")))
+            .filter(~pl.col("session_id").is_in(_ids(sessions.valid, "session_id")))
+            .select("session_id", "client_id", _quarantined=pl.lit(False)),
+        ]
+    ).unique("session_id", keep="first")
+
+
+def _measure_rules(measures: _Prepared, registry: Registry, all_sessions: pl.DataFrame, episode: pl.DataFrame) -> None:
     typed = measures.typed
     accepted = registry_frame(registry)
     with_item = typed.join(accepted, on=["instrument", "item"], how="left")
@@ -420,16 +472,6 @@ def _measure_rules(
     )
 
     # The session an answer refers to must exist and belong to the same client.
-    bad_session_rows = sessions.quarantined.select("session_id", "client_id", _quarantined=pl.lit(True))
-    all_sessions = pl.concat(
-        [
-            sessions.valid.select("session_id", "client_id", _quarantined=pl.lit(False)),
-            bad_session_rows.filter(pl.col("session_id").is_not_null()),
-            loaded.sessions.filter(~pl.col("session_id").is_in(_ids(sessions.quarantined, "session_id")))
-            .filter(~pl.col("session_id").is_in(_ids(sessions.valid, "session_id")))
-            .select("session_id", "client_id", _quarantined=pl.lit(False)),
-        ]
-    ).unique("session_id", keep="first")
     linked = typed.filter(pl.col("session_id").is_not_null()).join(
         all_sessions.rename({"client_id": "_session_client"}), on="session_id", how="left"
     )

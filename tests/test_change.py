@@ -207,3 +207,23 @@ def test_nhs_talking_therapies_metrics() -> None:
     assert m["reliable_improvement"]["numerator"] == 1  # row 3 improved on one but deteriorated on the other
     assert m["reliable_deterioration"]["numerator"] == 1
     assert m["reliable_recovery"] == {"numerator": 1, "denominator": 3, "rate": 1 / 3}
+
+
+@pytest.mark.parametrize("shape", ["normal", "skewed"])
+def test_large_sample_effect_size_ci_agrees_with_the_bca_bootstrap(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above BCA_MAX_N the CI is delta-method normal; at n = 2,500 it must match BCa to Monte Carlo error."""
+    from pipeline import change
+
+    rng = np.random.default_rng(7)
+    n = change.BCA_MAX_N + 500
+    pre = rng.normal(15, 5, n) if shape == "normal" else rng.gamma(2, 4, n)
+    post = pre - 3 + rng.normal(0, 4, n) if shape == "normal" else pre * rng.uniform(0.3, 1.1, n)
+    fast = change.effect_sizes(pre, post, higher_is_better=False)
+    assert fast["ci_method"].startswith("normal")
+    monkeypatch.setattr(change, "BCA_MAX_N", 10**9)
+    boot = change.effect_sizes(pre, post, higher_is_better=False, n_resamples=3000)
+    for name in ("d", "g", "dz"):
+        assert fast[name] == pytest.approx(boot[name])
+        assert fast[f"{name}_ci"][0] < fast[name] < fast[f"{name}_ci"][1]
+        for ours, theirs in zip(fast[f"{name}_ci"], boot[f"{name}_ci"], strict=True):
+            assert ours == pytest.approx(theirs, abs=0.004), name

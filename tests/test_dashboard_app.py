@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.dashboard_harness import CLINICAL_PAGES, PAGES
 from dashboards import data_access
 from pipeline.config import Paths
-from tests.dashboard_harness import CLINICAL_PAGES, PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
 K = 11

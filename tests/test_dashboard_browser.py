@@ -21,9 +21,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from benchmarks import dashboard_harness as harness
 from pipeline import synth
 from pipeline.config import Paths
-from tests import dashboard_harness as harness
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "browser"
 K = 11

@@ -85,15 +85,21 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=chromium(), headless=True, args=CHROMIUM_FLAGS)
 
 
-def wait_rendered(page: Any, title: str, timeout_ms: int = 30000) -> None:
-    """The page's heading is visible and Streamlit has finished running the script."""
+def wait_rendered(page: Any, title: str, timeout_ms: int = 30000) -> float:
+    """Wait until the page's heading is visible and Streamlit has finished running the script; returns the
+    `perf_counter` time at which it was first seen finished (the confirmation waits are not counted)."""
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout_ms)
     idle = '() => !document.querySelector(\'[data-testid="stStatusWidget"], [data-testid="stSkeleton"]\')'
-    # The heading streams in before the rest of the script has run: idle twice in a row means finished.
-    for _ in range(2):
-        page.wait_for_function(idle, timeout=timeout_ms)
-        page.wait_for_timeout(250)
+    # The heading streams in before the rest of the script has run: idle, and still idle twice 250 ms later,
+    # means finished. The time returned is when that idle stretch began.
     page.wait_for_function(idle, timeout=timeout_ms)
+    finished = time.perf_counter()
+    for _ in range(2):
+        page.wait_for_timeout(250)
+        if not page.evaluate(idle):
+            page.wait_for_function(idle, timeout=timeout_ms)
+            finished = time.perf_counter()
+    return finished
 
 
 def errors_on(page: Any) -> list[str]:
@@ -107,5 +113,4 @@ def open_page(page: Any, url: str, stem: str, pages: dict[str, tuple[str, str]] 
     path, title = (pages or {**PAGES, **CLINICAL_PAGES})[stem]
     start = time.perf_counter()
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
-    wait_rendered(page, title)
-    return time.perf_counter() - start
+    return wait_rendered(page, title) - start

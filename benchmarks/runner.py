@@ -1,0 +1,287 @@
+"""Run one benchmark tier: floor, full refresh, incremental refresh (and the dashboard), each in its own process.
+
+Every measured step is a child process, waited for with ``os.wait4`` so its wall time and peak RSS are its
+own. The refresh children write one line per stage (`pipeline.stage_timing`). The floor runs before and after
+the full refresh and the faster of the two is the denominator of the ratio, so a busy moment on the machine
+makes the ratio worse, never better. Results go to ``benchmarks/results/<date>-<tier>.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks.tiers import TIERS, Tier, ensure_tier
+from pipeline.stage_timing import PROCESS
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_CACHE = ROOT / "benchmarks" / ".cache"
+#: Targets of issue 7 at tier L (recorded with every tier; judged at L).
+TARGET_RATIO = 3.0
+TARGET_PEAK_MB = 2048
+TARGET_INCREMENTAL_S = 10.0
+TARGET_FIRST_RENDER_S = 2.0
+RESULT_SCHEMA = "1.0"
+
+
+class BenchmarkFailed(RuntimeError):
+    """A measured step exited with an error; the message names the step and its log."""
+
+
+@dataclass
+class Measured:
+    """One child process: wall seconds, peak RSS, exit code, and the stages it reported."""
+
+    step: str
+    seconds: float
+    peak_rss_mb: float
+    exit_code: int
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_measured(
+    step: str, command: list[str], log: Path, ok_codes: tuple[int, ...] = (0,), stage_log: Path | None = None
+) -> Measured:
+    """Run ``command`` to completion; its own wall time and peak RSS (``wait4``), stdout+stderr into ``log``."""
+    env = {**os.environ, "POLARS_PROGRESS": "0"}
+    if stage_log is not None:
+        stage_log.unlink(missing_ok=True)
+        env["IFS_OUTCOMES_STAGE_LOG"] = str(stage_log)
+    with log.open("w") as sink:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in ok_codes:
+        raise BenchmarkFailed(f"{step} exited with {proc.returncode}; see {log}")
+    stages = []
+    if stage_log is not None and stage_log.exists():
+        stages = [json.loads(line) for line in stage_log.read_text().splitlines() if line.strip()]
+    # The child's own peak, which it reports at exit; ru_maxrss would include this (big) parent's.
+    own = [s["peak_rss_mb"] for s in stages if s["stage"] == PROCESS]
+    peak = own[-1] if own else round(usage.ru_maxrss / 1024)
+    return Measured(step, round(seconds, 2), peak, proc.returncode, [s for s in stages if s["stage"] != PROCESS])
+
+
+def _refresh(batch: Path, home: Path, work: Path, step: str) -> Measured:
+    command = [sys.executable, "-m", "pipeline", "refresh", str(batch), "--home", str(home), "--report"]
+    # Exit 1 = loaded with quarantined rows: the generated data plants some, on purpose.
+    return run_measured(step, command, work / f"{step}.log", ok_codes=(0, 1), stage_log=work / f"{step}.stages")
+
+
+def _floor(batch: Path, work: Path, step: str) -> Measured:
+    command = [sys.executable, "-m", "benchmarks.floor", str(batch), str(work / "floor.duckdb")]
+    return run_measured(step, command, work / f"{step}.log", stage_log=work / f"{step}.stages")
+
+
+def _dashboard_first_render(home: Path) -> dict[str, Any]:
+    """Seconds to each page's first render (aggregate mode, then the clinical pages), on a warmed server."""
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks import dashboard_harness as harness
+
+    if harness.chromium() is None:
+        return {"skipped": "no Chromium on this machine (apt install chromium)"}
+    result: dict[str, Any] = {}
+    with sync_playwright() as playwright:
+        browser = harness.launch(playwright)
+        try:
+            for clinical, pages in ((False, harness.PAGES), (True, harness.CLINICAL_PAGES)):
+                with harness.serve(home, clinical=clinical) as url:
+                    # The server's first page pays for importing Streamlit, Altair and polars: measured apart.
+                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    cold = harness.open_page(context.new_page(), url, "methods")
+                    context.close()
+                    result["cold_server_first_page_s" + ("_clinical" if clinical else "")] = round(cold, 2)
+                    for stem in pages:
+                        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                        result.setdefault("pages", {})[stem] = round(
+                            harness.open_page(context.new_page(), url, stem), 2
+                        )
+                        context.close()
+        finally:
+            browser.close()
+    pages = result.get("pages", {})
+    result["slowest_page"] = max(pages, key=pages.get) if pages else None
+    result["slowest_s"] = max(pages.values()) if pages else None
+    return result
+
+
+def _machine() -> dict[str, Any]:
+    memory_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gb = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    versions = {name: metadata.version(name) for name in ("polars", "duckdb", "pandera", "streamlit")}
+    from pipeline.stages import code_version
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "code_version": code_version(),
+    }
+
+
+def run_tier(
+    tier: Tier,
+    cache: Path = DEFAULT_CACHE,
+    fmt: str = "csv",
+    dashboard: bool = False,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Every measurement of one tier; returns the result record (also what is written to disk)."""
+    started = time.perf_counter()
+    folder = ensure_tier(tier, cache, fmt, progress)
+    info = json.loads((folder / "tier.json").read_text())
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{tier.name}-", dir=cache))
+    try:
+        home = work / "home"
+        progress(f"tier {tier.name}: floor (plain DuckDB)")
+        floor_before = _floor(folder / "base", work, "floor_before")
+        progress(f"tier {tier.name}: full refresh of the base batch")
+        full = _refresh(folder / "base", home, work, "full_refresh")
+        progress(f"tier {tier.name}: floor again")
+        floor_after = _floor(folder / "base", work, "floor_after")
+        progress(f"tier {tier.name}: incremental refresh of the weekly batch")
+        incremental = _refresh(folder / "weekly", home, work, "incremental_refresh")
+        warehouse_mb = round((home / "warehouse" / "warehouse.duckdb").stat().st_size / 1024**2, 1)
+        published_mb = round(sum(p.stat().st_size for p in (home / "published").glob("*.duckdb")) / 1024**2, 1)
+        first_render = None
+        if dashboard:
+            progress(f"tier {tier.name}: dashboard first render, every page")
+            first_render = _dashboard_first_render(home)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    floor = min(floor_before, floor_after, key=lambda m: m.seconds)
+    ratio = round(full.seconds / floor.seconds, 2)
+    record: dict[str, Any] = {
+        "schema": RESULT_SCHEMA,
+        "tier": tier.name,
+        "clients": tier.clients,
+        "format": fmt,
+        "date": dt.date.today().isoformat(),
+        "machine": _machine(),
+        "rows": info["rows"],
+        "generation_seconds": info["generation_seconds"],
+        "floor": asdict(floor) | {"runs_s": [floor_before.seconds, floor_after.seconds]},
+        "full_refresh": asdict(full),
+        "incremental_refresh": asdict(incremental),
+        "warehouse_mb": warehouse_mb,
+        "published_mb": published_mb,
+        "dashboard_first_render": first_render,
+        "ratio_full_to_floor": ratio,
+        "targets": {
+            "ratio_full_to_floor_max": TARGET_RATIO,
+            "peak_rss_mb_max": TARGET_PEAK_MB,
+            "incremental_s_max": TARGET_INCREMENTAL_S,
+            "first_render_s_max": TARGET_FIRST_RENDER_S,
+            "judged_at_tier": "L",
+            "met": {
+                "ratio": ratio <= TARGET_RATIO,
+                "peak_rss": full.peak_rss_mb <= TARGET_PEAK_MB and incremental.peak_rss_mb <= TARGET_PEAK_MB,
+                "incremental": incremental.seconds <= TARGET_INCREMENTAL_S,
+                "first_render": None
+                if not first_render or first_render.get("slowest_s") is None
+                else first_render["slowest_s"] <= TARGET_FIRST_RENDER_S,
+            },
+        },
+        "bench_seconds": round(time.perf_counter() - started, 1),
+    }
+    return record
+
+
+def _stage_rows(measured: dict[str, Any]) -> list[str]:
+    return [f"| &nbsp;&nbsp;{s['stage']} | {s['seconds']:.2f} | {s['peak_rss_mb']:,} |" for s in measured["stages"]]
+
+
+def render_markdown(record: dict[str, Any]) -> str:
+    """The human-readable table of one result record."""
+    rows = record["rows"]
+    base, weekly = rows["base"], rows["weekly"]
+    met = record["targets"]["met"]
+    floor = record["floor"]
+    lines = [
+        f"# Benchmark tier {record['tier']} — {record['clients']:,} clients ({record['format']}), {record['date']}",
+        "",
+        f"Machine: {record['machine']['cpus']} CPUs, {record['machine']['memory_gb']} GB, Python "
+        f"{record['machine']['python']}; code {record['machine']['code_version']}.",
+        f"Base batch: {base['clients']:,} clients, {base['sessions']:,} sessions, {base['measures']:,} item rows, "
+        f"{base['goals']:,} goal rows. Weekly batch: {weekly['clients']:,} clients, {weekly['sessions']:,} sessions, "
+        f"{weekly['measures']:,} item rows.",
+        "",
+        "| step | wall s | peak RSS MB |",
+        "|---|---:|---:|",
+        f"| floor (plain DuckDB; runs {floor['runs_s'][0]:.2f} s, {floor['runs_s'][1]:.2f} s) | "
+        f"{floor['seconds']:.2f} | {floor['peak_rss_mb']:,} |",
+        f"| **full refresh** (process) | **{record['full_refresh']['seconds']:.2f}** | "
+        f"**{record['full_refresh']['peak_rss_mb']:,}** |",
+        *_stage_rows(record["full_refresh"]),
+        f"| **incremental refresh** (weekly batch) | **{record['incremental_refresh']['seconds']:.2f}** | "
+        f"**{record['incremental_refresh']['peak_rss_mb']:,}** |",
+        *_stage_rows(record["incremental_refresh"]),
+        "",
+        f"Full refresh ÷ floor: **{record['ratio_full_to_floor']:.2f}×** (target ≤ {TARGET_RATIO:.0f}× at tier L: "
+        f"{'met' if met['ratio'] else 'not met'}); peak ≤ {TARGET_PEAK_MB:,} MB: "
+        f"{'met' if met['peak_rss'] else 'not met'}; incremental ≤ {TARGET_INCREMENTAL_S:.0f} s: "
+        f"{'met' if met['incremental'] else 'not met'}.",
+        f"Warehouse {record['warehouse_mb']} MB, published files {record['published_mb']} MB; "
+        f"generating the tier took {record['generation_seconds']} s (cached).",
+    ]
+    render = record.get("dashboard_first_render")
+    if render and "pages" in render:
+        pages = ", ".join(f"{k} {v:.2f}" for k, v in render["pages"].items())
+        lines += [
+            "",
+            f"Dashboard first render per page (s, warmed server): {pages}. Slowest {render['slowest_s']:.2f} s "
+            f"(target ≤ {TARGET_FIRST_RENDER_S:.0f} s: {'met' if met['first_render'] else 'not met'}); "
+            f"a cold server's first page {render['cold_server_first_page_s']:.2f} s.",
+        ]
+    elif render:
+        lines += ["", f"Dashboard: {render.get('skipped')}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(record: dict[str, Any], folder: Path = RESULTS) -> tuple[Path, Path]:
+    """``<date>-<tier>.json`` and ``.md``; older results of the same tier are replaced (git keeps history)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"*-{record['tier']}.*"):
+        old.unlink()
+    stem = folder / f"{record['date']}-{record['tier']}"
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    json_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(record), encoding="utf-8")
+    return json_path, md_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.runner S M` — the same as `ifs-outcomes bench --tier S --tier M`."""
+    for name in argv if argv is not None else sys.argv[1:]:
+        record = run_tier(TIERS[name.upper()])
+        json_path, _ = write_results(record)
+        print(render_markdown(record))
+        print(f"wrote {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

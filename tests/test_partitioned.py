@@ -1,0 +1,118 @@
+"""A large answers file is judged and loaded one client partition at a time: the verdict must be the same as
+judging it whole, row for row, rule for rule, and the warehouse must end up the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline import ingest, io
+from pipeline.config import Paths
+from pipeline.ingest import ROW, read_batch
+from pipeline.stages import refresh_batches
+from pipeline.validate import Loaded, validate_batch
+from schemas.registry import default_registry
+from tests.test_reconciliation import AS_OF, BASE, FAULTS, _as_text
+
+WAREHOUSE_TABLES = ("clients", "sessions", "measures", "goals", "quarantine", "scores", "client_change")
+
+
+def _faulty_batch(folder: Path, seed: int, faults: list[tuple[str, int]], duplicates: list[int]) -> Path:
+    tables = {name: _as_text(frame).with_row_index(ROW, offset=1) for name, frame in BASE[seed].items()}
+    for kind, pick in faults:
+        table, column, value, _ = FAULTS[kind]
+        row = pick % tables[table].height + 1
+        tables[table] = tables[table].with_columns(
+            pl.when(pl.col(ROW) == row).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+        )
+    for pick in duplicates:
+        measures = tables["measures"]
+        tables["measures"] = pl.concat([measures, measures.filter(pl.col(ROW) == pick % measures.height + 1)])
+    folder.mkdir(parents=True)
+    for name, frame in tables.items():
+        frame.drop(ROW).write_csv(folder / f"{name}.csv")
+    (folder / "batch.toml").write_text(f"exported_at = {AS_OF}\n", encoding="utf-8")
+    return folder
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.sampled_from(sorted(BASE)),
+    faults=st.lists(st.tuples(st.sampled_from(sorted(FAULTS)), st.integers(0, 10_000)), max_size=5),
+    duplicates=st.lists(st.integers(0, 10_000), max_size=3),
+)
+def test_partitioned_verdict_equals_whole_verdict(
+    seed: int, faults: list[tuple[str, int]], duplicates: list[int]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _faulty_batch(Path(tmp) / "batch", seed, faults, duplicates)
+        whole = validate_batch(read_batch(folder, AS_OF), Loaded(), default_registry())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ingest, "PARTITION_BYTES", 4_000)
+            batch = read_batch(folder, AS_OF, Path(tmp) / "staging")
+            assert len(batch.measure_parts) > 3
+            parted = validate_batch(batch, Loaded(), default_registry(), spill=Path(tmp) / "spill")
+        for name, table in whole.tables.items():
+            other = parted.tables[name]
+            assert table.counts() == other.counts(), name
+            assert table.violations.equals(other.violations), name
+            assert table.quarantined.equals(other.quarantined), name
+        spilled = pl.concat([pl.read_parquet(f) for f in parted.tables["measures"].valid_files])
+        key = ["client_id", "instrument", "administered_on", "item"]
+        assert whole.tables["measures"].valid.sort(key).equals(spilled.sort(key))
+
+
+def _snapshot(paths: Paths) -> dict[str, pl.DataFrame]:
+    with io.warehouse(paths.warehouse, read_only=True) as con:
+        frames = {name: con.sql(f"SELECT * FROM {name}").pl() for name in WAREHOUSE_TABLES}
+    return {name: f.drop("run_id", strict=False).sort(pl.all()) for name, f in frames.items()}
+
+
+def test_partitioned_refresh_leaves_the_same_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _faulty_batch(tmp_path / "batch", 1, [("bad_range", 17), ("future", 400), ("unknown_item", 9)], [3, 50])
+    whole = Paths(tmp_path / "whole")
+    refresh_batches(whole, [folder], AS_OF)
+    monkeypatch.setattr(ingest, "PARTITION_BYTES", 4_000)
+    parted = Paths(tmp_path / "parted")
+    summary = refresh_batches(parted, [folder], AS_OF)
+    assert summary.batches[0].tables["measures"]["quarantined"] > 0
+    expected, found = _snapshot(whole), _snapshot(parted)
+    for name in WAREHOUSE_TABLES:
+        assert expected[name].equals(found[name]), name
+    assert not any(parted.staging.iterdir()) if parted.staging.exists() else True
+
+
+def test_a_large_file_with_an_identifier_is_still_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _faulty_batch(tmp_path / "batch", 2, [], [])
+    measures = pl.read_csv(folder / "measures.csv", infer_schema=False)
+    measures.with_columns(
+        pl.when(pl.int_range(pl.len()) == 500).then(pl.lit("someone@example.org")).otherwise(pl.col("session_id"))
+        .alias("session_id")
+    ).write_csv(folder / "measures.csv")  # fmt: skip
+    monkeypatch.setattr(ingest, "PARTITION_BYTES", 4_000)
+    with pytest.raises(ingest.BatchRejected) as caught:
+        read_batch(folder, dt.date(2026, 10, 31), tmp_path / "staging")
+    assert caught.value.rule == "identifier_values"
+    assert "someone" not in caught.value.message
+
+
+def test_scoring_by_client_partition_equals_scoring_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from polars.testing import assert_frame_equal
+
+    from pipeline import stages
+
+    paths = Paths(tmp_path / "home")
+    refresh_batches(paths, [_faulty_batch(tmp_path / "batch", 3, [("bad_range", 5)], [])], AS_OF)
+    with io.warehouse(paths.warehouse, read_only=True) as con:
+        whole = stages.derive_outcomes(con, default_registry())
+        monkeypatch.setattr(stages, "SCORING_PART_ROWS", 700)
+        parted = stages.derive_outcomes(con, default_registry())
+    for name, frame in whole.items():
+        assert_frame_equal(frame, parted[name], check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+    assert whole["scores"].height > 0 and whole["client_change"]["paired"].sum() > 0
