@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -143,13 +144,15 @@ def ensure_tier(tier: Tier, cache: Path, fmt: str = "csv", progress: Callable[[s
         return folder
     if folder.exists():
         shutil.rmtree(folder)
+    # Built under a private name and renamed into place, so two runs never write into the same files.
+    building = folder.with_name(f"{folder.name}.building-{os.getpid()}")
     started = time.perf_counter()
-    full = folder / "full"
+    full = building / "full"
     _generate(tier, full, fmt, progress)
     progress(f"tier {tier.name}: splitting at {tier.cutoff} into base and weekly batches")
-    counts = _split(tier, full, folder, fmt)
+    counts = _split(tier, full, building, fmt)
     shutil.rmtree(full)
-    manifest.write_text(
+    (building / "tier.json").write_text(
         json.dumps(
             {
                 "tier": tier.name,
@@ -166,4 +169,8 @@ def ensure_tier(tier: Tier, cache: Path, fmt: str = "csv", progress: Callable[[s
         + "\n",
         encoding="utf-8",
     )
+    try:
+        building.rename(folder)
+    except OSError:  # another run finished the same tier first: use its copy
+        shutil.rmtree(building, ignore_errors=True)
     return folder

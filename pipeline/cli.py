@@ -383,7 +383,6 @@ def dashboard(
 ) -> None:
     """Serve the practice dashboard (Streamlit) over the published files; aggregate mode unless --clinical."""
     import os
-    import subprocess
 
     paths = resolve_home(home)
     aggregate = paths.published / "aggregate.duckdb"
@@ -406,10 +405,10 @@ def dashboard(
     ]  # fmt: skip
     mode = "clinical mode: client-level pages included" if clinical else "aggregate mode"
     err.print(f"dashboard ({mode}) at [bold]http://{address}:{port}[/bold] — open it in a browser; Ctrl+C stops it")
-    try:
-        raise typer.Exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the server rather than wrap it: stopping this process (Ctrl+C, a test's terminate) stops it.
+    os.execve(sys.executable, command, env)
 
 
 @app.command()

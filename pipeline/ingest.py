@@ -94,13 +94,19 @@ class Batch:
     measure_parts: list[Path] = field(default_factory=list)
 
     def measure_frames(self) -> Iterator[pl.DataFrame]:
-        """The answers, one client-partitioned text frame at a time (one frame when not partitioned)."""
+        """The answers, one client-partitioned text frame at a time (one frame when not partitioned).
+
+        A partitioned file's values are checked for direct identifiers here, part by part, so this raises
+        `BatchRejected` like `read_batch` does — before anything of the batch is written.
+        """
         if not self.measure_parts:
             yield self.tables["measures"]
             return
         spec = TABLES_BY_NAME["measures"]
         for part in self.measure_parts:
-            yield conform_text(pl.read_parquet(part), spec, ROW).sort(ROW)
+            frame = conform_text(io.read_part_as_text(part), spec, ROW).sort(ROW)
+            check_identifier_values(self.files["measures"], frame)
+            yield frame
 
 
 @dataclass(frozen=True)
@@ -303,7 +309,8 @@ def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None) -> 
     """Identify and read a batch as text frames holding exactly the contract's columns.
 
     With a ``staging`` folder, an answers file over `PARTITION_BYTES` is split there by client instead of read
-    whole (see `Batch.measure_parts`); the caller removes the folder when done.
+    whole (see `Batch.measure_parts`; its identifier check happens as the parts are read); the caller removes
+    the folder when done.
     """
     ident = identify(folder, run_date)
     tables: dict[str, pl.DataFrame] = {}
@@ -322,7 +329,6 @@ def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None) -> 
                 measure_parts = io.partition_as_text(path, staging / spec.name, parts, "client_id", ROW)
             except io.UnreadableFile as exc:
                 raise _unreadable(path, exc) from exc
-            check_identifier_values(path.name, pl.scan_parquet(measure_parts))
             frame = pl.DataFrame(schema=dict.fromkeys(spec.columns, pl.String))
         else:
             file_names[spec.name] = path.name

@@ -650,8 +650,15 @@ def build_publication(
     client_change = io.query_pl(con, "SELECT * FROM client_change")
     scores = io.query_pl(con, "SELECT client_id, instrument, scale, administered_on, score, pomp, band FROM scores")
     sessions = io.query_pl(con, "SELECT * FROM sessions")
+    # The alerts read only PHQ-9 item 9 and the date of each episode's latest PHQ-9: fetch just those rows (an
+    # item-less row per episode carries the latest date), not every PHQ-9 answer.
     measures = io.query_pl(
-        con, "SELECT client_id, instrument, administered_on, item, value FROM measures WHERE instrument = 'phq9'"
+        con,
+        """SELECT client_id, instrument, administered_on, item, value FROM measures
+           WHERE instrument = 'phq9' AND item = 'phq9_9'
+           UNION ALL
+           SELECT client_id, 'phq9', max(administered_on), NULL, NULL FROM measures
+           WHERE instrument = 'phq9' GROUP BY client_id""",
     )
     clients = io.query_pl(con, "SELECT * FROM clients")
     pairs = pair_baseline_latest(scores, sessions)

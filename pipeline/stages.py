@@ -184,11 +184,11 @@ def validate_batches(
         with tempfile.TemporaryDirectory(prefix="ifs-outcomes-validate-") as staging:
             try:
                 batch = read_batch(folder, run_date, Path(staging))
+                progress(f"{batch.batch_id}: validating")
+                result = validate_batch(batch, loaded, registry, spill=Path(staging) / "valid")
             except BatchRejected as exc:
                 summaries.append(_rejected_summary(folder, exc))
                 continue
-            progress(f"{batch.batch_id}: validating")
-            result = validate_batch(batch, loaded, registry, spill=Path(staging) / "valid")
             summaries.append(_validated_summary(batch, result, loaded=False))
     return RunSummary(batches=summaries, as_of=None)
 
@@ -289,6 +289,9 @@ def _load_one(
     try:
         with stage("read"):
             batch = read_batch(folder, run_date, staging)
+        progress(f"{batch.batch_id}: validating")
+        with stage("validate"):
+            result = validate_batch(batch, read_loaded_context(con), registry, spill=staging / "valid")
     except BatchRejected as exc:
         record_run(
             con,
@@ -305,9 +308,6 @@ def _load_one(
             ),
         )
         return _rejected_summary(folder, exc, ident.batch_id, ident.content_hash)
-    progress(f"{batch.batch_id}: validating")
-    with stage("validate"):
-        result = validate_batch(batch, read_loaded_context(con), registry, spill=staging / "valid")
     summary = _validated_summary(batch, result, loaded=True)
     progress(f"{batch.batch_id}: loading")
     run = _run_record(

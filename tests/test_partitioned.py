@@ -96,10 +96,18 @@ def test_a_large_file_with_an_identifier_is_still_rejected(tmp_path: Path, monke
         .alias("session_id")
     ).write_csv(folder / "measures.csv")  # fmt: skip
     monkeypatch.setattr(ingest, "PARTITION_BYTES", 4_000)
+    batch = read_batch(folder, dt.date(2026, 10, 31), tmp_path / "staging")
     with pytest.raises(ingest.BatchRejected) as caught:
-        read_batch(folder, dt.date(2026, 10, 31), tmp_path / "staging")
-    assert caught.value.rule == "identifier_values"
+        validate_batch(batch, Loaded(), default_registry(), spill=tmp_path / "spill")
+    assert caught.value.rule == "identifier_values" and caught.value.column == "session_id"
     assert "someone" not in caught.value.message
+    # and through `refresh`: rejected whole, nothing loaded, the rejection recorded
+    paths = Paths(tmp_path / "home")
+    summary = refresh_batches(paths, [folder], AS_OF)
+    assert summary.batches[0].status == "rejected"
+    with io.warehouse(paths.warehouse, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM measures").fetchall() == [(0,)]
+        assert con.execute("SELECT status FROM runs").fetchall() == [("rejected",)]
 
 
 def test_scoring_by_client_partition_equals_scoring_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,6 @@ Missing data: a null marker never qualifies. Episodes with no attended treatment
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -81,9 +80,44 @@ def ifs_milestones(
         )
     else:
         events = events.with_columns(pl.lit(False).alias("q5"))
-    rows: list[dict[str, Any]] = []
-    for (client_id,), part in events.group_by("client_id", maintain_order=True):
-        rows.append(_walk(str(client_id), part))
+    return _walk(events).sort("client_id")
+
+
+def _walk(events: pl.DataFrame) -> pl.DataFrame:
+    """Every episode's sessions in order, at once: milestone k is reached at the first row, at or after the row
+    where k−1 was reached, whose event k is true; an event k on an earlier row is a deviation."""
+    client = "client_id"
+    position = pl.int_range(pl.len()).over(client)
+    frame = events.with_columns(position.alias("_i"))
+    reached_at: list[str] = []
+    deviations: list[pl.Expr] = []
+    for k in MILESTONES:
+        previous = pl.col(reached_at[-1]) if reached_at else None
+        eligible = pl.col(f"q{k}") if previous is None else pl.col(f"q{k}") & (pl.col("_i") >= previous)
+        frame = frame.with_columns(pl.when(eligible).then(pl.col("_i")).min().over(client).alias(f"_r{k}"))
+        if previous is not None:
+            early = pl.col(f"q{k}") & (previous.is_null() | (pl.col("_i") < previous))
+            deviations.append(early.sum().cast(pl.Int64).alias(f"m{k}_before_m{k - 1}"))
+        reached_at.append(f"_r{k}")
+    first_date = pl.col("session_date").first()
+    per_milestone = []
+    for k in MILESTONES:
+        at = pl.col("_i") == pl.col(f"_r{k}")
+        date = pl.col("session_date").filter(at).first()
+        per_milestone += [
+            date.alias(f"m{k}_date"),
+            pl.col("session_number").filter(at).first().cast(pl.Int64).alias(f"m{k}_session"),
+            (date - first_date).dt.total_days().cast(pl.Int64).alias(f"m{k}_days"),
+        ]
+    out = frame.group_by(client, maintain_order=True).agg(
+        *per_milestone,
+        pl.sum_horizontal(pl.col(c).first().is_not_null() for c in reached_at).cast(pl.Int64).alias("stage_reached"),
+        first_date.alias("first_session_date"),
+        pl.col("session_number").last().cast(pl.Int64).alias("last_session"),
+        (pl.col("session_date").last() - first_date).dt.total_days().cast(pl.Int64).alias("last_days"),
+        *deviations,
+        pl.col("no_permission").sum().cast(pl.Int64).alias("exile_contact_without_permission"),
+    )
     schema: dict[str, Any] = {"client_id": pl.String}
     for k in MILESTONES:
         schema |= {f"m{k}_date": pl.Date, f"m{k}_session": pl.Int64, f"m{k}_days": pl.Int64}
@@ -94,40 +128,7 @@ def ifs_milestones(
         "last_days": pl.Int64,
     }
     schema |= {kind: pl.Int64 for kind in DEVIATION_KINDS}
-    return pl.DataFrame(rows, schema=schema).sort("client_id")
-
-
-def _walk(client_id: str, part: pl.DataFrame) -> dict[str, Any]:
-    """Walk one episode's sessions in order and record when each milestone was reached in order."""
-    reached: dict[int, tuple[Any, int]] = {}
-    deviations: Counter[str] = Counter()
-    first_date = part["session_date"][0]
-    for row in part.iter_rows(named=True):
-        for k in MILESTONES:
-            if not row[f"q{k}"]:
-                continue
-            if k == 1 or (k - 1) in reached:
-                reached.setdefault(k, (row["session_date"], row["session_number"]))
-            else:
-                deviations[f"m{k}_before_m{k - 1}"] += 1
-        if row["no_permission"]:
-            deviations["exile_contact_without_permission"] += 1
-    out: dict[str, Any] = {"client_id": client_id}
-    for k in MILESTONES:
-        date, number = reached.get(k, (None, None))
-        out |= {f"m{k}_date": date, f"m{k}_session": number, f"m{k}_days": (date - first_date).days if date else None}
-    stage = 0
-    while stage + 1 in reached:
-        stage += 1
-    last = part.row(part.height - 1, named=True)
-    out |= {
-        "stage_reached": stage,
-        "first_session_date": first_date,
-        "last_session": last["session_number"],
-        "last_days": (last["session_date"] - first_date).days,
-    }
-    out |= {kind: deviations.get(kind, 0) for kind in DEVIATION_KINDS}
-    return out
+    return out.select(pl.col(c).cast(t) for c, t in schema.items())
 
 
 def milestone_curve(milestones: pl.DataFrame, k: int, unit: str = "session", min_at_risk: int = 1) -> pl.DataFrame:
