@@ -107,11 +107,18 @@ def _dashboard_first_render(home: Path) -> dict[str, Any]:
                     cold = harness.open_page(context.new_page(), url, "methods")
                     context.close()
                     result["cold_server_first_page_s" + ("_clinical" if clinical else "")] = round(cold, 2)
+                    # Each page's first render in a browser already showing the dashboard (a reader moving
+                    # between pages: the server has not run that page's queries yet), then in a fresh browser
+                    # profile (Streamlit's JavaScript loaded from scratch as well).
+                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    page = context.new_page()
+                    for stem in pages:
+                        result.setdefault("pages", {})[stem] = round(harness.open_page(page, url, stem), 2)
+                    context.close()
                     for stem in pages:
                         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                        result.setdefault("pages", {})[stem] = round(
-                            harness.open_page(context.new_page(), url, stem), 2
-                        )
+                        seconds = harness.open_page(context.new_page(), url, stem)
+                        result.setdefault("pages_fresh_browser", {})[stem] = round(seconds, 2)
                         context.close()
         finally:
             browser.close()
@@ -250,11 +257,14 @@ def render_markdown(record: dict[str, Any]) -> str:
     render = record.get("dashboard_first_render")
     if render and "pages" in render:
         pages = ", ".join(f"{k} {v:.2f}" for k, v in render["pages"].items())
+        fresh = ", ".join(f"{k} {v:.2f}" for k, v in render.get("pages_fresh_browser", {}).items())
         lines += [
             "",
-            f"Dashboard first render per page (s, warmed server): {pages}. Slowest {render['slowest_s']:.2f} s "
-            f"(target ≤ {TARGET_FIRST_RENDER_S:.0f} s: {'met' if met['first_render'] else 'not met'}); "
-            f"a cold server's first page {render['cold_server_first_page_s']:.2f} s.",
+            f"Dashboard, each page's first render (s; server started and warmed on another page, browser already "
+            f"showing the dashboard): {pages}. Slowest {render['slowest_s']:.2f} s (target ≤ "
+            f"{TARGET_FIRST_RENDER_S:.0f} s: {'met' if met['first_render'] else 'not met'}). In a fresh browser "
+            f"profile (JavaScript loaded again): {fresh}. A cold server's first page: "
+            f"{render['cold_server_first_page_s']:.2f} s.",
         ]
     elif render:
         lines += ["", f"Dashboard: {render.get('skipped')}."]

@@ -75,17 +75,51 @@ def rollup(
     return out.select([*by, "dimension", "level", *[c for c in out.columns if c not in (*by, "dimension", "level")]])
 
 
-def with_periods(frame: pl.DataFrame, date_column: str) -> pl.DataFrame:
-    """Three copies of each row: period 'all', its quarter and its month, with the parent of each period."""
+PERIOD_TYPES = ("all", "quarter", "month")
+
+
+def _period_copy(frame: pl.DataFrame, date_column: str, period_type: str) -> pl.DataFrame:
+    """The rows with period ``period_type`` ('all', their quarter or their month) and its parent period."""
     month = pl.col(date_column).dt.strftime("%Y-%m")
     quarter = pl.format("{}-Q{}", pl.col(date_column).dt.year(), pl.col(date_column).dt.quarter())
-    return pl.concat(
-        [
-            frame.with_columns(period_type=pl.lit("all"), period=pl.lit("all"), parent_period=pl.lit(None, pl.String)),
-            frame.with_columns(period_type=pl.lit("quarter"), period=quarter, parent_period=pl.lit("all")),
-            frame.with_columns(period_type=pl.lit("month"), period=month, parent_period=quarter),
-        ]
-    ).filter(pl.col("period").is_not_null())
+    period, parent = {
+        "all": (pl.lit("all"), pl.lit(None, pl.String)),
+        "quarter": (quarter, pl.lit("all")),
+        "month": (month, quarter),
+    }[period_type]
+    copy = frame.with_columns(period_type=pl.lit(period_type), period=period, parent_period=parent)
+    return copy.filter(pl.col("period").is_not_null())
+
+
+def period_rollup(
+    frame: pl.DataFrame,
+    date_column: str,
+    by: Sequence[str],
+    aggregations: Sequence[pl.Expr],
+    dimensions: Sequence[str] = DIMENSIONS,
+) -> pl.DataFrame:
+    """Roll-ups of the rows copied into three periods each — 'all', their quarter and their month (with the
+    parent of each period) — overall and by each dimension, keyed by ``START_PERIOD`` and ``by``.
+
+    One period type at a time, so the three copies of the frame are never held at once (at 100k clients the
+    copies were 3 GB of the self-leadership trajectory's peak); rows come in the order a roll-up of all three
+    copies stacked would give them (dimension, then period type, then first appearance).
+    """
+    parts = [
+        rollup(_period_copy(frame, date_column, t), [*START_PERIOD, *by], aggregations, dimensions)
+        for t in PERIOD_TYPES
+    ]
+    dimension_rank = {d: i for i, d in enumerate((OVERALL[0], *dimensions))}
+    period_rank = {t: i for i, t in enumerate(PERIOD_TYPES)}
+    return (
+        pl.concat(parts, how="diagonal_relaxed")
+        .with_columns(
+            pl.col("dimension").replace_strict(dimension_rank, return_dtype=pl.Int64).alias("_d"),
+            pl.col("period_type").replace_strict(period_rank, return_dtype=pl.Int64).alias("_p"),
+        )
+        .sort("_d", "_p", maintain_order=True)
+        .drop("_d", "_p")
+    )
 
 
 # --- the episode frame -----------------------------------------------------------------------------------------
@@ -158,11 +192,7 @@ def outcome_summary(client_change: pl.DataFrame, episodes: pl.DataFrame) -> pl.D
         (pl.col("_s").first() * pl.col("change").filter(paired).mean() / pl.col("baseline_score").filter(paired).std())
         .alias("d"),
     ]  # fmt: skip
-    table = rollup(
-        with_periods(frame, "_period_date"),
-        ["period_type", "period", "parent_period", "instrument", "scale"],
-        aggregations,
-    )
+    table = period_rollup(frame, "_period_date", ["instrument", "scale"], aggregations)
     n = pl.col("paired")
     table = table.with_columns(
         (pl.col("d") * (1 - 3 / (4 * (n - 1) - 1))).alias("g"),
@@ -287,9 +317,7 @@ def milestone_funnel(milestones: pl.DataFrame, episodes: pl.DataFrame) -> pl.Dat
     Denominator: episodes with at least one attended treatment session. Period: the month/quarter the episode
     started (its first attended treatment session) — a start cohort.
     """
-    frame = with_periods(
-        milestones.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left"), "first_session_date"
-    )
+    frame = milestones.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
     aggregations = [
         pl.len().cast(pl.Int64).alias("episodes"),
         *[(pl.col("stage_reached") >= k).sum().cast(pl.Int64).alias(f"reached_m{k}") for k in MILESTONES],
@@ -297,7 +325,7 @@ def milestone_funnel(milestones: pl.DataFrame, episodes: pl.DataFrame) -> pl.Dat
         pl.col("m1_session").median().alias("median_session_m1"),
         pl.col("m2_session").median().alias("median_session_m2"),
     ]
-    table = rollup(frame, START_PERIOD, aggregations)
+    table = period_rollup(frame, "first_session_date", [], aggregations)
     return table.with_columns(
         pl.when(pl.col("episodes") > 0).then(pl.col(f"reached_m{k}") / pl.col("episodes")).alias(f"reach_rate_m{k}")
         for k in MILESTONES
@@ -407,7 +435,7 @@ def engagement_by_period(sessions: pl.DataFrame, clients: pl.DataFrame, episodes
     )
     frame = events.join(episodes.select("client_id", *DIMENSIONS), on="client_id", how="left")
     aggregations = [pl.col(c).sum().cast(pl.Int64).alias(c) for c in MONTHLY_LAYOUT.counts]
-    table = rollup(with_periods(frame, "_date"), ["period_type", "period", "parent_period"], aggregations)
+    table = period_rollup(frame, "_date", [], aggregations)
     return table.with_columns(
         pl.when(pl.col("scheduled") > 0).then(pl.col("attended") / pl.col("scheduled")).alias("attendance_rate")
     ).sort("period_type", "period", "dimension", "level")
@@ -458,18 +486,17 @@ MAX_TRAJECTORY_SESSION = 40
 def self_leadership_trajectory(points: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """Mean Self score (POMP), clinician-rated Self-energy and polarization by attended session number, with a
     t-based 95% CI; a point is published only where at least k episodes contribute."""
-    frame = with_periods(
-        points.filter(pl.col("session_number").is_between(1, MAX_TRAJECTORY_SESSION)).join(
-            episodes.select("client_id", "first_attended_date", *DIMENSIONS), on="client_id", how="left"
-        ),
-        "first_attended_date",
+    frame = (
+        points.filter(pl.col("session_number").is_between(1, MAX_TRAJECTORY_SESSION))
+        .select("client_id", "measure", "session_number", "value")
+        .join(episodes.select("client_id", "first_attended_date", *DIMENSIONS), on="client_id", how="left")
     )
     aggregations = [
         pl.len().cast(pl.Int64).alias("n"),
         pl.col("value").mean().alias("mean"),
         pl.col("value").std().alias("_sd"),
     ]
-    table = rollup(frame, [*START_PERIOD, "measure", "session_number"], aggregations)
+    table = period_rollup(frame, "first_attended_date", ["measure", "session_number"], aggregations)
     table = table.with_columns(pl.Series("_t", _t975(table["n"].to_numpy()), dtype=pl.Float64))
     half = pl.col("_sd") / pl.col("n").sqrt() * pl.col("_t")
     return table.with_columns((pl.col("mean") - half).alias("ci_low"), (pl.col("mean") + half).alias("ci_high")).drop(
@@ -500,10 +527,7 @@ COACHING_LAYOUT = TableLayout(
 
 def coaching_summary(coaching: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """Coaching episodes: GAS T-scores, follow-through, choice points (practice-defined) and what followed."""
-    frame = with_periods(
-        coaching.join(episodes.select("client_id", "first_attended_date", *DIMENSIONS), on="client_id", how="left"),
-        "first_attended_date",
-    )
+    frame = coaching.join(episodes.select("client_id", "first_attended_date", *DIMENSIONS), on="client_id", how="left")
     aggregations = [
         pl.len().alias("coaching_episodes"),
         pl.col("gas_t_latest").is_not_null().sum().alias("with_gas"),
@@ -515,7 +539,9 @@ def coaching_summary(coaching: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataF
         pl.col("gas_t_change").mean().alias("mean_gas_t_change"),
         pl.col("follow_through").mean().alias("mean_follow_through"),
     ]
-    table = rollup(frame, START_PERIOD, aggregations, dimensions=tuple(d for d in DIMENSIONS if d != "service"))
+    table = period_rollup(
+        frame, "first_attended_date", [], aggregations, dimensions=tuple(d for d in DIMENSIONS if d != "service")
+    )
     table = table.with_columns(pl.col(list(COACHING_LAYOUT.counts)).cast(pl.Int64))
     return table.with_columns(
         pl.when(pl.col("coaching_episodes") > 0)
@@ -648,7 +674,11 @@ def build_publication(
     policy = policy or DisclosurePolicy(k=settings.disclosure_k)
     episodes = episode_frame(con, as_of, settings)
     client_change = io.query_pl(con, "SELECT * FROM client_change")
-    scores = io.query_pl(con, "SELECT client_id, instrument, scale, administered_on, score, pomp, band FROM scores")
+    scores = io.query_pl(
+        con,
+        "SELECT client_id, instrument, scale, administered_on, score, pomp, band FROM scores "
+        "ORDER BY client_id, instrument, administered_on, scale",  # written by client partition: order it here
+    )
     sessions = io.query_pl(con, "SELECT * FROM sessions")
     # The alerts read only PHQ-9 item 9 and the date of each episode's latest PHQ-9: fetch just those rows (an
     # item-less row per episode carries the latest date), not every PHQ-9 answer.

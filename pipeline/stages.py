@@ -39,7 +39,7 @@ from pipeline.load import (
     warehouse_as_of,
 )
 from pipeline.publish import build_publication, publish
-from pipeline.score import ADMIN_KEY, build_scores
+from pipeline.score import build_scores
 from pipeline.stage_timing import stage
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
@@ -210,7 +210,7 @@ def refresh_batches(
         if stale:
             progress("scoring and computing change")
             with stage("score"):
-                io.replace_tables(con, derive_outcomes(con, registry))
+                rebuild_outcomes(con, registry)
         as_of = warehouse_as_of(con)
         run_id = latest_loaded_run(con)
         current = all(
@@ -332,12 +332,17 @@ def _load_one(
 #: Answers are scored this many at a time (whole clients per part), so memory does not grow with the warehouse.
 SCORING_PART_ROWS = 4_000_000
 
+ScoreSink = Callable[[pl.DataFrame], None]
 
-def derive_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, pl.DataFrame]:
-    """The score and change stages over everything loaded: `scores`, `scale_reliability`, `client_change`.
 
-    Scoring, pairing and the baseline item matrices are per client, so they run over client partitions of
-    the answers (`SCORING_PART_ROWS` each); only their much smaller results are held together.
+def derive_outcomes(
+    con: io.duckdb.DuckDBPyConnection, registry: Registry, write_scores: ScoreSink
+) -> dict[str, pl.DataFrame]:
+    """The score and change stages over everything loaded: `scores` (handed to ``write_scores`` one client
+    partition at a time), and the returned `scale_reliability` and `client_change`.
+
+    Scoring, pairing and the baseline item matrices are per client, so they run over client partitions of the
+    answers (`SCORING_PART_ROWS` each); only the much smaller pairs and matrices are held together.
     """
     n_measures = con.execute("SELECT count(*) FROM measures").fetchall()[0][0]
     parts = max(1, -(-n_measures // SCORING_PART_ROWS))
@@ -345,27 +350,48 @@ def derive_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> di
     sessions = io.query_pl(
         con, f"SELECT client_id, session_id, session_date, kind, status, {partition} AS _part FROM sessions"
     )
-    scores, pairs, baselines = [], [], []
+    pairs, baselines = [], []
     for part in range(parts):
-        measures = con.sql(
+        measures = io.query_pl(
+            con,
             "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures "
             f"WHERE {partition} = ?",
-            params=[part],
-        ).pl()
-        part_scores = build_scores(measures, registry)
-        part_pairs = pair_baseline_latest(part_scores, sessions.filter(pl.col("_part") == part).drop("_part"))
-        scores.append(part_scores)
-        pairs.append(part_pairs)
+            [part],
+        )
+        scores = build_scores(measures, registry)
+        part_pairs = pair_baseline_latest(scores, sessions.filter(pl.col("_part") == part).drop("_part"))
+        write_scores(scores)
+        pairs.append(io.compact(part_pairs))
         baselines.append(baseline_items(measures, part_pairs, registry))
-        del measures
+        del measures, scores, part_pairs
     matrices = {key: pl.concat(m[key] for m in baselines if key in m) for key in {k for m in baselines for k in m}}
-    all_pairs = pl.concat(pairs).sort(PAIR_KEY)
     reliability = reliability_from_baselines(matrices, registry)
     return {
-        "scores": pl.concat(scores).sort([*ADMIN_KEY, "scale"]),
         "scale_reliability": reliability,
-        "client_change": build_client_change(all_pairs, reliability, registry),
+        "client_change": build_client_change(pl.concat(pairs).sort(PAIR_KEY), reliability, registry),
     }
+
+
+def rebuild_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> None:
+    """Replace `scores`, `scale_reliability` and `client_change` in one transaction (readers see all old or
+    all new); scores are written part by part as `derive_outcomes` produces them, never all in memory."""
+    written = [0]
+
+    def write_scores(scores: pl.DataFrame) -> None:
+        con.register("_scores", scores)
+        verb = "CREATE OR REPLACE TABLE scores AS" if not written[0] else "INSERT INTO scores"
+        con.execute(f"{verb} SELECT * FROM _scores")
+        con.unregister("_scores")
+        written[0] += 1
+
+    con.begin()
+    try:
+        derived = derive_outcomes(con, registry, write_scores)
+        io.create_tables(con, derived, replace=True)
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
 
 
 def raw_batches(paths: Paths) -> list[Path]:

@@ -114,13 +114,25 @@ def test_scoring_by_client_partition_equals_scoring_whole(tmp_path: Path, monkey
     from polars.testing import assert_frame_equal
 
     from pipeline import stages
+    from pipeline.score import ADMIN_KEY
 
     paths = Paths(tmp_path / "home")
     refresh_batches(paths, [_faulty_batch(tmp_path / "batch", 3, [("bad_range", 5)], [])], AS_OF)
-    with io.warehouse(paths.warehouse, read_only=True) as con:
-        whole = stages.derive_outcomes(con, default_registry())
-        monkeypatch.setattr(stages, "SCORING_PART_ROWS", 700)
-        parted = stages.derive_outcomes(con, default_registry())
+
+    def derive() -> tuple[dict[str, pl.DataFrame], int]:
+        parts: list[pl.DataFrame] = []
+        with io.warehouse(paths.warehouse, read_only=True) as con:
+            derived = stages.derive_outcomes(con, default_registry(), parts.append)
+        return {"scores": pl.concat(parts).sort([*ADMIN_KEY, "scale"]), **derived}, len(parts)
+
+    whole, one = derive()
+    monkeypatch.setattr(stages, "SCORING_PART_ROWS", 700)
+    parted, many = derive()
+    assert one == 1 and many > 3
     for name, frame in whole.items():
         assert_frame_equal(frame, parted[name], check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
     assert whole["scores"].height > 0 and whole["client_change"]["paired"].sum() > 0
+    # and the warehouse holds exactly the scores derived whole
+    with io.warehouse(paths.warehouse, read_only=True) as con:
+        stored = con.sql("SELECT * FROM scores").pl().sort([*ADMIN_KEY, "scale"])
+    assert_frame_equal(stored, whole["scores"])
