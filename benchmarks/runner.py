@@ -218,7 +218,11 @@ def run_tier(
 
 
 def _stage_rows(measured: dict[str, Any]) -> list[str]:
-    return [f"| &nbsp;&nbsp;{s['stage']} | {s['seconds']:.2f} | {s['peak_rss_mb']:,} |" for s in measured["stages"]]
+    outside = measured["seconds"] - sum(s["seconds"] for s in measured["stages"])
+    return [
+        *(f"| &nbsp;&nbsp;{s['stage']} | {s['seconds']:.2f} | {s['peak_rss_mb']:,} |" for s in measured["stages"]),
+        f"| &nbsp;&nbsp;*outside the stages: start-up and imports, batch hashing, ledger, exit* | {outside:.2f} | |",
+    ]
 
 
 def render_markdown(record: dict[str, Any]) -> str:
@@ -272,11 +276,13 @@ def render_markdown(record: dict[str, Any]) -> str:
 
 
 def write_results(record: dict[str, Any], folder: Path = RESULTS) -> tuple[Path, Path]:
-    """``<date>-<tier>.json`` and ``.md``; older results of the same tier are replaced (git keeps history)."""
+    """``<date>-<tier>[-parquet].json`` and ``.md``; older results of the same tier and format are replaced (git
+    keeps the history)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"*-{record['tier']}.*"):
+    name = record["tier"] + ("" if record["format"] == "csv" else f"-{record['format']}")
+    for old in folder.glob(f"*-{name}.*"):
         old.unlink()
-    stem = folder / f"{record['date']}-{record['tier']}"
+    stem = folder / f"{record['date']}-{name}"
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
     json_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(record), encoding="utf-8")
