@@ -573,6 +573,11 @@ def cronbach_alpha(items: np.ndarray) -> float | None:
 #: A baseline may be administered up to this many days after the first attended treatment session.
 BASELINE_WINDOW_DAYS = 14
 PAIR_KEY = ["client_id", "instrument", "scale"]
+#: What `pair_baseline_latest` gives per episode × scale besides ``first_session`` (all kept in `client_change`).
+PAIR_COLUMNS = [
+    *PAIR_KEY, "baseline_date", "baseline_score", "baseline_session_number", "latest_date", "latest_score",
+    "latest_session_number", "n_administrations", "paired",
+]  # fmt: skip
 
 
 def treatment_sessions(sessions: pl.DataFrame) -> pl.DataFrame:
@@ -650,10 +655,7 @@ def pair_baseline_latest(scores: pl.DataFrame, sessions: pl.DataFrame) -> pl.Dat
         .otherwise(pl.col("latest_session_number"))
         .alias("latest_session_number"),
     )
-    return pairs.select(
-        *PAIR_KEY, "first_session", "baseline_date", "baseline_score", "baseline_session_number", "latest_date",
-        "latest_score", "latest_session_number", "n_administrations", "paired",
-    )  # fmt: skip
+    return pairs.select(*PAIR_KEY, "first_session", *PAIR_COLUMNS[len(PAIR_KEY) :])
 
 
 def baseline_items(

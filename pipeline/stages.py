@@ -21,6 +21,7 @@ import polars as pl
 
 from pipeline import io
 from pipeline.change import (
+    PAIR_COLUMNS,
     PAIR_KEY,
     baseline_items,
     build_client_change,
@@ -206,11 +207,17 @@ def refresh_batches(
     with io.warehouse(paths.warehouse) as con:
         for folder in folders:
             summaries.append(_refresh_one(con, paths, folder, run_date, registry, progress))
-        stale = any(b.status.startswith("loaded") for b in summaries) or not io.has_tables(con, DERIVED_TABLES)
+        loaded_runs = [b.run_id for b in summaries if b.status.startswith("loaded") and b.run_id]
+        derived = io.has_tables(con, DERIVED_TABLES)
+        stale = bool(loaded_runs) or not derived
         if stale:
             progress("scoring and computing change")
             with stage("score"):
-                rebuild_outcomes(con, registry)
+                affected = clients_touched_by(con, loaded_runs) if derived else None
+                if affected is not None and affected.height <= INCREMENTAL_MAX_SHARE * _client_count(con):
+                    update_outcomes(con, registry, affected)
+                else:
+                    rebuild_outcomes(con, registry)
         as_of = warehouse_as_of(con)
         run_id = latest_loaded_run(con)
         current = all(
@@ -392,6 +399,87 @@ def rebuild_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> N
         con.rollback()
         raise
     con.commit()
+
+
+#: A load touching at most this share of the warehouse's clients rescores only those clients (`update_outcomes`).
+INCREMENTAL_MAX_SHARE = 0.2
+
+
+def _client_count(con: io.duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT count(*) FROM clients").fetchall()[0][0])
+
+
+def clients_touched_by(con: io.duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:
+    """Every client with a client, session, answer or goal row written by these runs (new or replacing)."""
+    runs = pl.DataFrame({"run_id": run_ids}, schema={"run_id": pl.String})
+    con.register("_runs", runs)
+    try:
+        return io.query_pl(
+            con,
+            " UNION ".join(
+                f"SELECT client_id FROM {table} WHERE run_id IN (SELECT run_id FROM _runs)"
+                for table in ("clients", "sessions", "measures", "goals")
+            ),
+        )
+    finally:
+        con.unregister("_runs")
+
+
+def update_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry, affected: pl.DataFrame) -> None:
+    """`rebuild_outcomes` for a load that touched only ``affected`` clients: the same tables, in one transaction.
+
+    Scores and pairs are per client, so only the affected clients are rescored and re-paired; every other
+    client's pair is read back from `client_change`. What spans clients — Cronbach's alpha from all baselines,
+    the baseline SD of the paired episodes — is recomputed over everyone, from the baseline answers only, so
+    the result equals a full rebuild (`tests/test_partitioned.py`).
+    """
+    con.register("_affected", affected)
+    try:
+        measures = io.query_pl(
+            con,
+            "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures "
+            "WHERE client_id IN (SELECT client_id FROM _affected)",
+        )
+        sessions = io.query_pl(
+            con,
+            "SELECT client_id, session_id, session_date, kind, status FROM sessions "
+            "WHERE client_id IN (SELECT client_id FROM _affected)",
+        )
+        scores = build_scores(measures, registry)
+        kept = io.query_pl(
+            con,
+            f"SELECT {', '.join(PAIR_COLUMNS)} FROM client_change "
+            "WHERE client_id NOT IN (SELECT client_id FROM _affected)",
+        ).with_columns(pl.lit(None, pl.Date).alias("first_session"))
+        fresh = pair_baseline_latest(scores, sessions)
+        pairs = pl.concat([fresh, kept.select(fresh.columns)], how="vertical_relaxed").sort(PAIR_KEY)
+        baselines = (
+            pairs.filter(pl.col("baseline_date").is_not_null())
+            .select("client_id", "instrument", pl.col("baseline_date").alias("administered_on"))
+            .unique()
+        )
+        con.register("_baselines", baselines)
+        baseline_answers = io.query_pl(
+            con,
+            "SELECT m.client_id, m.session_id, m.instrument, m.administered_on, m.item, m.value "
+            "FROM measures m JOIN _baselines b USING (client_id, instrument, administered_on)",
+        )
+        con.unregister("_baselines")
+        reliability = reliability_from_baselines(baseline_items(baseline_answers, pairs, registry), registry)
+        client_change = build_client_change(pairs, reliability, registry)
+        con.begin()
+        try:
+            con.execute("DELETE FROM scores WHERE client_id IN (SELECT client_id FROM _affected)")
+            con.register("_scores", scores)
+            con.execute("INSERT INTO scores SELECT * FROM _scores")
+            con.unregister("_scores")
+            io.create_tables(con, {"scale_reliability": reliability, "client_change": client_change}, replace=True)
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+    finally:
+        con.unregister("_affected")
 
 
 def raw_batches(paths: Paths) -> list[Path]:
