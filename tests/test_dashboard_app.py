@@ -257,6 +257,21 @@ def test_clinical_mode_shows_client_level_views(app: AppTest, published_sample: 
     assert at.dataframe[0].value.shape[0] == flagged.height
 
 
+@pytest.mark.parametrize("app", ["clinical"], indirect=True)
+def test_client_picker_narrows_by_the_typed_prefix(app: AppTest, published_sample: Paths) -> None:
+    """The picker offers ids starting with what was typed (never the whole practice at once)."""
+    episodes = _published(published_sample, "episode_engagement", "clinical")["client_id"].sort()
+    at = _open(app, "client")
+    assert at.selectbox(key="client_id").options == episodes.to_list()[:500]
+    prefix = episodes[7][:3]
+    at.text_input(key="client_prefix").input(prefix).run()
+    assert not at.exception
+    options = at.selectbox(key="client_id").options
+    assert options == [c for c in episodes.to_list() if c.startswith(prefix)]
+    at.text_input(key="client_prefix").input("no-such-id").run()
+    assert "starts with that" in at.info[0].value
+
+
 def test_missing_published_files_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(data_access.HOME_VARIABLE, str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=60).run()

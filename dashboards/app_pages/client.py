@@ -8,13 +8,21 @@ import streamlit as st
 from dashboards import data_access, ui
 from pipeline import charts
 
+#: At most this many ids are offered at once (the browser gets a list, not the whole practice).
+CHOICES = 500
+
 f = ui.filters()
 st.title("Client")
-clients = data_access.clinical_query("clients", **f.breakdown)["client_id"].to_list()
-if not clients:
-    st.info("No episode in this breakdown.")
+prefix = st.text_input("Find an episode: the first characters of its pseudonymous id", key="client_prefix")
+found = data_access.clinical_query("clients", **f.breakdown, prefix=prefix.strip(), limit=CHOICES)
+if not found.height:
+    st.info("No episode in this breakdown starts with that." if prefix.strip() else "No episode in this breakdown.")
     st.stop()
-client_id = st.selectbox("Episode (pseudonymous id)", clients, key="client_id")
+matches = int(found["matches"][0])
+label = "Episode" + (
+    f" (the first {CHOICES:,} of {matches:,}; type more of the id to narrow)" if matches > CHOICES else ""
+)
+client_id = st.selectbox(label, found["client_id"].to_list(), key="client_id")
 episode = data_access.clinical_query("client_episode", client_id=client_id)
 if episode.height:
     e = episode.row(0, named=True)
