@@ -91,12 +91,15 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, incoming: pl.DataFrame)
 def _replace_from_files(con: duckdb.DuckDBPyConnection, table: str, files: list[Path], run: RunRecord) -> None:
     """`_replace` for valid rows spilled to Parquet: DuckDB reads them itself, never all in Python's memory."""
     key = _KEYS[table]
-    source = f"read_parquet({[str(f) for f in files]!r})"
+    paths = [str(f) for f in files]  # bound as a parameter: a home path may hold any character
     if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchall()[0][0]:
         match = " AND ".join(f"t.{k} = i.{k}" for k in key)
-        con.execute(f"DELETE FROM {table} AS t USING (SELECT {', '.join(key)} FROM {source}) AS i WHERE {match}")
+        con.execute(
+            f"DELETE FROM {table} AS t USING (SELECT {', '.join(key)} FROM read_parquet(?)) AS i WHERE {match}", [paths]
+        )
     con.execute(
-        f"INSERT INTO {table} BY NAME SELECT *, ? AS batch_id, ? AS run_id FROM {source}", [run.batch_id, run.run_id]
+        f"INSERT INTO {table} BY NAME SELECT *, ? AS batch_id, ? AS run_id FROM read_parquet(?)",
+        [run.batch_id, run.run_id, paths],
     )
 
 

@@ -213,7 +213,7 @@ def refresh_batches(
         if stale:
             progress("scoring and computing change")
             with stage("score"):
-                affected = clients_touched_by(con, loaded_runs) if derived else None
+                affected = clients_touched_by(con, loaded_runs) if derived and _scored_with(con, registry) else None
                 if affected is not None and affected.height <= INCREMENTAL_MAX_SHARE * _client_count(con):
                     update_outcomes(con, registry, affected)
                 else:
@@ -407,6 +407,12 @@ INCREMENTAL_MAX_SHARE = 0.2
 
 def _client_count(con: io.duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM clients").fetchall()[0][0])
+
+
+def _scored_with(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> bool:
+    """Whether every stored score is from this registry version (else everything is rescored, not a part)."""
+    query = "SELECT count(*) FROM scores WHERE registry_version IS DISTINCT FROM ?"
+    return int(con.execute(query, [registry.version]).fetchall()[0][0]) == 0
 
 
 def clients_touched_by(con: io.duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from pipeline import io
 from pipeline.config import MEAN_SCORE_TOLERANCE, PRE_INTAKE_WINDOW_DAYS
 from pipeline.ingest import ROW, Batch
 from pipeline.score import ADMIN_KEY, score_items
@@ -383,6 +384,8 @@ def validate_batch(batch: Batch, loaded: Loaded, registry: Registry, spill: Path
         client_rules(measures)
         _measure_rules(measures, registry, session_index, episode)
         part = _finish(measures)
+        # What is kept of a part must not pin the part: polars' filtered text columns are views of its buffers.
+        part.quarantined, part.violations = io.compact(part.quarantined), io.compact(part.violations)
         if spill is not None and batch.measure_parts:
             target = spill / f"measures-valid-{number:04d}.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)

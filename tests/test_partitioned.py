@@ -176,3 +176,22 @@ def test_incremental_rescoring_equals_a_full_rebuild(tmp_path: Path, monkeypatch
         with io.warehouse(rebuilt.warehouse, read_only=True) as con:
             expected = con.sql(f"SELECT * FROM {name}").pl().sort(key)
         assert_frame_equal(found, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_a_new_registry_version_rescores_everyone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Incremental rescoring never mixes registry versions: with a new version the next load rebuilds all."""
+    import dataclasses
+
+    from benchmarks import tiers
+    from pipeline import stages, synth
+
+    tier = tiers.Tier("T", 120, seed=12)
+    synth.write_batch(tmp_path / "full", n_clients=tier.clients, seed=tier.seed, as_of=tiers.AS_OF)
+    tiers._split(tier, tmp_path / "full", tmp_path, "csv")
+    paths = Paths(tmp_path / "home")
+    refresh_batches(paths, [tmp_path / "base"], tiers.AS_OF)
+    monkeypatch.setattr(stages, "update_outcomes", lambda *args: pytest.fail("rescored a part under a new registry"))
+    newer = dataclasses.replace(default_registry(), version="test-next")
+    refresh_batches(paths, [tmp_path / "weekly"], tiers.AS_OF, registry=newer)
+    with io.warehouse(paths.warehouse, read_only=True) as con:
+        assert con.execute("SELECT DISTINCT registry_version FROM scores").fetchall() == [("test-next",)]
