@@ -1,7 +1,8 @@
 """Run one benchmark tier: floor, full refresh, incremental refresh (and the dashboard), each in its own process.
 
-Every measured step is a child process, waited for with ``os.wait4`` so its wall time and peak RSS are its
-own. The refresh children write one line per stage (`pipeline.stage_timing`). The floor runs before and after
+Every measured step is a child process, so its wall time and memory are its own. The children write one line
+per stage and their own peak RSS at exit (`pipeline.stage_timing`); ``wait4``'s figure is only a fallback, as
+Linux carries this parent's peak into a child across fork and exec. The floor runs before and after
 the full refresh and the faster of the two is the denominator of the ratio, so a busy moment on the machine
 makes the ratio worse, never better. Results go to ``benchmarks/results/<date>-<tier>.json`` and ``.md``.
 """
@@ -23,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks.tiers import TIERS, Tier, ensure_tier
+from benchmarks.tiers import Tier, ensure_tier
 from pipeline.stage_timing import PROCESS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -287,17 +288,3 @@ def write_results(record: dict[str, Any], folder: Path = RESULTS) -> tuple[Path,
     json_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(record), encoding="utf-8")
     return json_path, md_path
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m benchmarks.runner S M` — the same as `ifs-outcomes bench --tier S --tier M`."""
-    for name in argv if argv is not None else sys.argv[1:]:
-        record = run_tier(TIERS[name.upper()])
-        json_path, _ = write_results(record)
-        print(render_markdown(record))
-        print(f"wrote {json_path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
