@@ -266,26 +266,21 @@ def check_columns(file_name: str, columns: list[str], spec: TableSpec) -> None:
             )
 
 
-def check_identifier_values(file_name: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
+def check_identifier_values(file_name: str, frame: pl.DataFrame) -> None:
     """Reject when any value is shaped like a direct identifier; count matches, never show them."""
-    columns = [c for c in frame.collect_schema().names() if c != ROW]
-    if not columns:
+    columns = [c for c in frame.columns if c != ROW]
+    if not columns or frame.height == 0:
         return
     # One pass with every pattern at once finds the columns that need a closer look (nearly always none).
-    suspect = frame.lazy().select(pl.col(c).str.contains(_ANY_IDENTIFIER).any().alias(c) for c in columns).collect()
+    suspect = frame.select(pl.col(c).str.contains(_ANY_IDENTIFIER).any().alias(c) for c in columns)
     columns = [c for c in columns if suspect[c][0]]
     if not columns:
         return
-    counts = (
-        frame.lazy()
-        .select(
-            pl.col(c).str.contains(pattern).fill_null(False).sum().alias(f"{kind}\0{c}")
-            for kind, pattern in IDENTIFIER_VALUE_PATTERNS.items()
-            for c in columns
-        )
-        .collect()
-        .row(0, named=True)
-    )
+    counts = frame.select(
+        pl.col(c).str.contains(pattern).fill_null(False).sum().alias(f"{kind}\0{c}")
+        for kind, pattern in IDENTIFIER_VALUE_PATTERNS.items()
+        for c in columns
+    ).row(0, named=True)
     for key, count in counts.items():
         if count:
             kind, column = key.split("\0")

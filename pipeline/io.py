@@ -79,6 +79,10 @@ def text_columns(path: Path) -> list[str]:
         raise UnreadableFile(_reason(exc)) from exc
 
 
+#: Rows per file that `partition_as_text` writes before starting the next one (bounds its memory).
+PART_FILE_ROWS = 400_000
+
+
 def partition_as_text(path: Path, folder: Path, parts: int, by: str, row_index: str) -> list[Path]:
     """Stream a large input into ``parts`` folders of Parquet text files, split by a hash of column ``by``.
 
@@ -96,10 +100,6 @@ def partition_as_text(path: Path, folder: Path, parts: int, by: str, row_index: 
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         raise UnreadableFile(_reason(exc)) from exc
     return sorted(p for p in folder.iterdir() if p.is_dir())
-
-
-#: Rows per file that `partition_as_text` writes before starting the next one (bounds its memory).
-PART_FILE_ROWS = 400_000
 
 
 def read_part_as_text(part: Path) -> pl.DataFrame:

@@ -336,6 +336,10 @@ def _load_one(
     return summary
 
 
+#: What scoring and pairing read of the answers and of the sessions.
+ANSWER_COLUMNS = "client_id, session_id, instrument, administered_on, item, value"
+SESSION_COLUMNS = "client_id, session_id, session_date, kind, status"
+
 #: Answers are scored this many at a time (whole clients per part), so memory does not grow with the warehouse.
 SCORING_PART_ROWS = 4_000_000
 
@@ -354,15 +358,12 @@ def derive_outcomes(
     n_measures = con.execute("SELECT count(*) FROM measures").fetchall()[0][0]
     parts = max(1, -(-n_measures // SCORING_PART_ROWS))
     partition = f"hash(client_id) % {parts}"
-    sessions = io.query_pl(
-        con, f"SELECT client_id, session_id, session_date, kind, status, {partition} AS _part FROM sessions"
-    )
+    sessions = io.query_pl(con, f"SELECT {SESSION_COLUMNS}, {partition} AS _part FROM sessions")
     pairs, baselines = [], []
     for part in range(parts):
         measures = io.query_pl(
             con,
-            "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures "
-            f"WHERE {partition} = ?",
+            f"SELECT {ANSWER_COLUMNS} FROM measures WHERE {partition} = ?",
             [part],
         )
         scores = build_scores(measures, registry)
@@ -443,13 +444,11 @@ def update_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry, affec
     try:
         measures = io.query_pl(
             con,
-            "SELECT client_id, session_id, instrument, administered_on, item, value FROM measures "
-            "WHERE client_id IN (SELECT client_id FROM _affected)",
+            f"SELECT {ANSWER_COLUMNS} FROM measures WHERE client_id IN (SELECT client_id FROM _affected)",
         )
         sessions = io.query_pl(
             con,
-            "SELECT client_id, session_id, session_date, kind, status FROM sessions "
-            "WHERE client_id IN (SELECT client_id FROM _affected)",
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE client_id IN (SELECT client_id FROM _affected)",
         )
         scores = build_scores(measures, registry)
         kept = io.query_pl(
@@ -467,8 +466,7 @@ def update_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry, affec
         con.register("_baselines", baselines)
         baseline_answers = io.query_pl(
             con,
-            "SELECT m.client_id, m.session_id, m.instrument, m.administered_on, m.item, m.value "
-            "FROM measures m JOIN _baselines b USING (client_id, instrument, administered_on)",
+            f"SELECT {ANSWER_COLUMNS} FROM measures JOIN _baselines USING (client_id, instrument, administered_on)",
         )
         con.unregister("_baselines")
         reliability = reliability_from_baselines(baseline_items(baseline_answers, pairs, registry), registry)
