@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data_access
-from pipeline import charts
+from pipeline import charts, io
 from schemas.registry import Registry, default_registry
 
 ALL = "All"
@@ -117,7 +117,11 @@ def show_table(
     if caption:
         st.caption(caption)
     st.download_button(
-        f"Download {name}.csv", view.write_csv(), file_name=f"{name}.csv", mime="text/csv", key=f"download_{name}"
+        f"Download {name}.csv",
+        io.spreadsheet_safe(view).write_csv(),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"download_{name}",
     )
 
 

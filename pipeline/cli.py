@@ -1,7 +1,8 @@
 """The `ifs-outcomes` command line: thin wrappers over ``pipeline.stages``.
 
 Exit codes: 0 loaded (or already loaded), 1 loaded with quarantined rows, 2 batch rejected or usage error,
-3 internal error (a bug: one sentence plus the path of a log with the details). Progress goes to stderr so
+3 internal error (a bug: one sentence plus the path of a log with the details), 75 the warehouse is in use by
+another process (nothing was done: try again later). Progress goes to stderr so
 ``--json`` output on stdout stays machine-readable. Heavy modules (Pandera pulls in pandas) are imported inside
 the commands that need them, so `--help` and `change` start quickly.
 """
@@ -22,7 +23,8 @@ from rich.console import Console
 
 from pipeline.config import Paths, resolve_home
 from pipeline.io import WarehouseBusy
-from pipeline.summary import EXIT_INTERNAL, EXIT_REJECTED, RunSummary
+from pipeline.settings import Settings, SettingsError
+from pipeline.summary import EXIT_BUSY, EXIT_INTERNAL, EXIT_REJECTED, RunSummary
 
 app = typer.Typer(
     name="ifs-outcomes",
@@ -43,9 +45,31 @@ AsOfOption = Annotated[
     str | None,
     typer.Option(
         "--as-of",
-        help="As-of date (YYYY-MM-DD) for batches whose batch.toml has no exported_at; default today.",
+        help="The run date (YYYY-MM-DD), default today: the as-of date of batches without exported_at, and the "
+        "latest exported_at accepted.",
     ),
 ]
+SettingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--settings",
+        help="A settings file to use over <home>/settings.toml (see `ifs-outcomes settings`).",
+        show_default=False,
+    ),
+]
+
+
+def _settings(home: Path | None, explicit: Path | None) -> Settings:
+    """The settings in force; a bad file is a usage error with one sentence per bad key."""
+    from pipeline import settings
+
+    try:
+        return settings.load(resolve_home(home).home, explicit)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]{problem}.[/red]")
+        err.print("[red]Fix the settings file (run `ifs-outcomes settings` to see every key) and run again.[/red]")
+        raise typer.Exit(EXIT_REJECTED) from None
 
 
 def _parse_date(value: str | None, option: str) -> dt.date:
@@ -59,23 +83,32 @@ def _parse_date(value: str | None, option: str) -> dt.date:
 
 
 @contextmanager
-def _guard(home: Path | None) -> Iterator[None]:
-    """Turn expected failures into one clear sentence and unexpected ones into exit 3 with a log file."""
+def _guard(home: Path | None, as_json: bool = False) -> Iterator[None]:
+    """Turn expected failures into one clear sentence and unexpected ones into exit 3 with a log file.
+
+    A busy warehouse is found when it is opened, before any batch is read, so its exit code (75) never competes
+    with a batch's; the log of an internal error has every identifier-shaped text redacted.
+    """
     try:
         yield
     except typer.Exit:
         raise
     except WarehouseBusy as exc:
-        err.print(
-            f"[red]The warehouse {exc} is in use by another process; wait for the other refresh (or close the "
-            "tool holding it open) and run the command again.[/red]"
+        message = (
+            f"The warehouse {exc} is in use by another process; nothing was done — wait for the other refresh (or "
+            "close the tool holding it open) and run the command again."
         )
-        raise typer.Exit(EXIT_REJECTED) from None
+        if as_json:
+            out.print_json(json.dumps({"status": "busy", "exit_code": EXIT_BUSY, "message": message, "batches": []}))
+        err.print(f"[red]{message}[/red]")
+        raise typer.Exit(EXIT_BUSY) from None
     except Exception:
+        from pipeline.identifiers import redact
+
         paths = resolve_home(home)
         paths.logs.mkdir(parents=True, exist_ok=True)
         log = paths.logs / f"error-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
-        log.write_text(traceback.format_exc(), encoding="utf-8")
+        log.write_text(redact(traceback.format_exc()), encoding="utf-8")
         err.print(
             f"[red]Internal error (a bug in ifs-outcomes, not in your data); loads are all-or-nothing and published "
             "files are only ever replaced whole. "
@@ -123,6 +156,10 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
         out.print(f"warehouse as-of date: {summary.as_of}")
     for path in summary.published:
         out.print(f"published: {path}")
+    if summary.report:
+        out.print(f"report: {summary.report}")
+    if summary.report_error:
+        err.print(f"[red]{summary.report_error}.[/red]")
 
 
 def _finish(summary: RunSummary, as_json: bool) -> None:
@@ -158,13 +195,15 @@ def validate(
     home: HomeOption = None,
     as_json: JsonOption = False,
     as_of: AsOfOption = None,
+    settings_file: SettingsOption = None,
 ) -> None:
     """Check batches against the data contract and the warehouse as it stands, writing nothing."""
     from pipeline import stages
 
     run_date = _parse_date(as_of, "--as-of")
-    with _guard(home), _progress() as progress:
-        summary = stages.validate_batches(resolve_home(home), batches, run_date, progress=progress)
+    settings = _settings(home, settings_file)
+    with _guard(home, as_json), _progress() as progress:
+        summary = stages.validate_batches(resolve_home(home), batches, run_date, progress=progress, settings=settings)
     _finish(summary, as_json)
 
 
@@ -175,39 +214,48 @@ def refresh(
     home: HomeOption = None,
     as_json: JsonOption = False,
     as_of: AsOfOption = None,
+    settings_file: SettingsOption = None,
     with_report: Annotated[
         bool, typer.Option("--report", help="Also write the report for the latest complete quarter afterwards.")
     ] = False,
 ) -> None:
-    """Validate and load batches into the warehouse; quarantined rows are kept with their reasons."""
+    """Validate and load batches into the warehouse; quarantined rows are kept with their reasons.
+
+    Every refresh also brings what is derived from the warehouse up to date (outcomes, published files, quarantine
+    files), so running it again after an interruption repairs whatever the interruption left behind.
+    """
     from pipeline import stages
 
     paths = resolve_home(home)
     folders = list(batches or [])
     if all_raw:
         folders += stages.raw_batches(paths)
-    if not folders:
+    if not folders and not all_raw:
         err.print(f"[red]No batch given; pass batch folders or --all (which looks in {paths.raw}).[/red]")
         raise typer.Exit(EXIT_REJECTED)
     run_date = _parse_date(as_of, "--as-of")
-    with _guard(home), _progress() as progress:
-        summary = stages.refresh_batches(paths, folders, run_date, progress=progress)
-        report_folder = _write_report_if_published(paths) if with_report else None
+    settings = _settings(home, settings_file)
+    with _guard(home, as_json), _progress() as progress:
+        summary = stages.refresh_batches(paths, folders, run_date, progress=progress, settings=settings)
+        if with_report:
+            _write_report_if_published(paths, summary)
     _print_summary(summary, as_json)
-    if report_folder is not None and not as_json:
-        out.print(f"report: {report_folder / 'report.html'}")
     raise typer.Exit(summary.exit_code)
 
 
-def _write_report_if_published(paths: Paths) -> Path | None:
-    """The default-period report, when there is a publication to report on (timed as the `report` stage)."""
+def _write_report_if_published(paths: Paths, summary: RunSummary) -> None:
+    """The default-period report, when there is a publication to report on (timed as the `report` stage), noted
+    in ``summary``. A report that cannot be built (no period to report on) is a usage problem: exit 2, never 3."""
     if not (paths.published / "aggregate.duckdb").exists():
-        return None
-    from pipeline.report import write_report
+        return
+    from pipeline.report import ReportError, write_report
     from pipeline.stage_timing import stage
 
     with stage("report"):
-        return write_report(paths)
+        try:
+            summary.report = str(write_report(paths) / "report.html")
+        except ReportError as exc:
+            summary.report_error = f"The report was not written: {exc}"
 
 
 @app.command()
@@ -215,26 +263,99 @@ def quickstart(
     home: HomeOption = None,
     clients: Annotated[int, typer.Option("--clients", min=1, help="Demo size when a demo batch is made.")] = 3000,
     as_json: JsonOption = False,
+    settings_file: SettingsOption = None,
 ) -> None:
     """`make run`: make a demo batch under <home>/raw/demo when <home>/raw is empty, then refresh everything."""
     from pipeline import stages, synth
 
     paths = resolve_home(home)
-    with _guard(home):
+    settings = _settings(home, settings_file)
+    with _guard(home, as_json):
         if not stages.raw_batches(paths):
             with _progress() as progress:
                 progress(f"no batch under {paths.raw}: generating a {clients:,}-client demo batch")
                 synth.write_batch(paths.raw / "demo", n_clients=clients, seed=20261, as_of=dt.date(2026, 10, 31))
             err.print(f"made a demo batch in {paths.raw / 'demo'}")
         with _progress() as progress:
-            summary = stages.refresh_batches(paths, stages.raw_batches(paths), dt.date.today(), progress=progress)
-        report_folder = _write_report_if_published(paths)
+            summary = stages.refresh_batches(
+                paths, stages.raw_batches(paths), dt.date.today(), progress=progress, settings=settings
+            )
+        _write_report_if_published(paths, summary)
     _print_summary(summary, as_json)
     if not as_json:
         out.print(f"warehouse: {paths.warehouse}")
-        if report_folder is not None:
-            out.print(f"report: {report_folder / 'report.html'}")
     raise typer.Exit(summary.exit_code)
+
+
+@app.command("remove-batch")
+def remove_batch(
+    batch_id: Annotated[str, typer.Argument(help="The id of a loaded batch (see `ifs-outcomes batches`).")],
+    cascade: Annotated[
+        bool, typer.Option("--cascade", help="Also remove rows of later batches that belong to its clients.")
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    as_of: AsOfOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Take a loaded batch back: its rows, quarantine and as-of date go, recorded in the ledger; outcomes and
+    published files are rebuilt. Use it for an export that should never have loaded (a wrong exported_at)."""
+    from pipeline import stages
+
+    paths = resolve_home(home)
+    run_date = _parse_date(as_of, "--as-of")
+    settings = _settings(home, settings_file)
+    with _guard(home, as_json), _progress() as progress:
+        try:
+            summary = stages.remove_batch(
+                paths, batch_id, run_date, settings=settings, cascade=cascade, progress=progress
+            )
+        except stages.RemovalRefused as exc:
+            err.print(f"[red]{exc}.[/red]")
+            raise typer.Exit(EXIT_REJECTED) from None
+    if as_json:
+        out.print_json(json.dumps(summary.to_dict()))
+    else:
+        [removed] = summary.batches
+        for table, counts in removed.tables.items():
+            shown = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
+            out.print(f"  {table:<10} {shown}")
+        out.print(f"removed batch {removed.batch_id}; warehouse as-of date: {summary.as_of or 'none (nothing loaded)'}")
+        folder = paths.raw / removed.batch_id
+        if folder.exists():
+            out.print(f"[yellow]note: {folder} is still there; fix or delete it, or `refresh --all` loads it again.[/]")
+    raise typer.Exit(0)
+
+
+@app.command()
+def batches(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """List the batches loaded in the warehouse (the ids `remove-batch` takes), oldest first."""
+    from pipeline import io
+    from pipeline.load import ACTIVE_LOADS
+
+    paths = resolve_home(home)
+    if not paths.warehouse.exists():
+        err.print(f"[red]There is no warehouse under {paths.home} yet: run `make run` or `ifs-outcomes refresh`.[/red]")
+        raise typer.Exit(EXIT_REJECTED)
+    with _guard(home, as_json), io.warehouse(paths.warehouse, read_only=True) as con:
+        rows = io.query_pl(
+            con,
+            f"SELECT batch_id, as_of, status, finished_at AS loaded_at, counts FROM ({ACTIVE_LOADS}) "
+            "QUALIFY row_number() OVER (PARTITION BY batch_id ORDER BY finished_at DESC) = 1 ORDER BY finished_at",
+        )
+    if as_json:
+        out.print_json(json.dumps(rows.to_dicts(), default=str))
+        raise typer.Exit(0)
+    for row in rows.iter_rows(named=True):
+        counts = json.loads(row["counts"])
+        loaded = sum(c.get("loaded", 0) for c in counts.values())
+        out.print(
+            f"{row['batch_id']}  as of {row['as_of']}  {row['status']}  {loaded:,} rows  "
+            f"loaded {row['loaded_at']:%Y-%m-%d %H:%M}"
+        )
+    if not rows.height:
+        out.print("no batch is loaded")
+    raise typer.Exit(0)
 
 
 @app.command()

@@ -21,7 +21,8 @@ from typing import Any
 import polars as pl
 
 from pipeline import io
-from pipeline.config import DEFAULT_SETTINGS, Paths
+from pipeline.config import Paths
+from pipeline.settings import DEFAULTS
 from schemas.research import RESEARCH_SCHEMA_VERSION, RESEARCH_TABLES, data_dictionary_json, data_dictionary_md
 
 QUASI = ("age_band", "gender", "profession", "practice")
@@ -92,7 +93,7 @@ def protect_quasi_identifiers(episodes: pl.DataFrame, k: int) -> tuple[pl.DataFr
 
 
 def build_export(
-    paths: Paths, k: int = DEFAULT_SETTINGS.disclosure_k
+    paths: Paths, k: int = DEFAULTS.indicators.disclosure_k
 ) -> tuple[dict[str, pl.DataFrame], dict[int, int]]:
     """The research tables, de-identified (in memory), and how many episodes ended at each generalization level."""
     clinical = paths.published / "clinical.duckdb"
@@ -157,7 +158,7 @@ def build_export(
     return out, levels
 
 
-def write_export(paths: Paths, out: Path, command: str, k: int = DEFAULT_SETTINGS.disclosure_k) -> dict[str, Any]:
+def write_export(paths: Paths, out: Path, command: str, k: int = DEFAULTS.indicators.disclosure_k) -> dict[str, Any]:
     """Write the package to `out`; returns the manifest."""
     from pipeline.stages import code_version
 

@@ -9,6 +9,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import tomllib
 from collections.abc import Iterator
 from importlib import resources
@@ -19,7 +21,7 @@ import duckdb
 import polars as pl
 
 TABLE_SUFFIXES = (".csv", ".parquet")
-WAREHOUSE_TABLES = ("clients", "sessions", "measures", "goals", "quarantine", "runs")
+WAREHOUSE_TABLES = ("clients", "sessions", "measures", "goals", "quarantine", "runs", "derived_state")
 
 
 class UnreadableFile(Exception):
@@ -28,6 +30,77 @@ class UnreadableFile(Exception):
 
 class WarehouseBusy(Exception):
     """Another process holds the warehouse's write lock."""
+
+
+class UnsafePath(ValueError):
+    """A path built from input would not lie strictly inside its parent folder."""
+
+
+def contained(parent: Path, *names: str) -> Path:
+    """``parent / names…``, refused unless it resolves strictly inside ``parent``.
+
+    Every path built from input (a batch id, a period, a table name) goes through here before anything is written
+    or removed there: ``..``, ``.``, an absolute path, a separator or a symlink pointing out of the home can never
+    turn a write or a delete into one of the home itself or of anything outside it.
+    """
+    for name in names:
+        if not name or name in (".", "..") or any(c in name for c in ("/", "\\", "\0")):
+            raise UnsafePath(f"{name!r} is not a plain file or folder name")
+    path = parent.joinpath(*names)
+    base = parent.resolve()
+    resolved = path.resolve()
+    if resolved == base or base not in resolved.parents:
+        raise UnsafePath(f"{path} does not resolve inside {parent}")
+    return path
+
+
+def remove_tree(parent: Path, name: str) -> None:
+    """Remove ``parent/name`` (a folder or a file) if present — only ever strictly inside ``parent``."""
+    target = contained(parent, name)
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        shutil.rmtree(target)
+
+
+#: Names of temporary files and folders the pipeline writes: ``.<name>.<pid>.tmp<suffix>``, ``<batch>-<pid>``.
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.tmp(?:\.duckdb)?(?:\.wal)?$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folders: list[Path]) -> list[Path]:
+    """Remove the temporary files an interrupted run of the pipeline left in ``folders`` (and their subfolders):
+    those named like ours whose process is gone. A live process's files (a report being written now) are kept."""
+    removed: list[Path] = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob(".*.tmp*"):
+            match = _TEMPORARY.match(path.name)
+            if match and not _alive(int(match["pid"])) and (path.is_file() or path.is_symlink()):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a folder's entries (new or renamed files) durable, as the atomic publish does."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def sha256_file(path: Path) -> str:
@@ -108,8 +181,17 @@ def read_part_as_text(part: Path) -> pl.DataFrame:
 
 
 def _reason(exc: BaseException) -> str:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return reason[:200]
+    """What kind of unreadable a file is, in fixed words: a reader's own message can quote the file's content."""
+    text = str(exc).lower()
+    if isinstance(exc, UnicodeDecodeError) or "utf-8" in text or "utf8" in text:
+        return "it is not UTF-8 text"
+    if "parquet" in text or "par1" in text or "thrift" in text:
+        return "it is not a valid Parquet file"
+    if "field" in text or "column" in text or "quote" in text:
+        return "its rows do not have the same fields as its header"
+    if isinstance(exc, OSError):
+        return "it cannot be opened"
+    return "its content cannot be parsed"
 
 
 def write_csv_atomic(frame: pl.DataFrame, path: Path) -> None:
@@ -117,6 +199,32 @@ def write_csv_atomic(frame: pl.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     frame.write_csv(tmp)
     os.replace(tmp, path)
+
+
+#: A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): it starts with one of these.
+_FORMULA_START = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?$"
+
+
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, neutralised the OWASP way: prefixed with ``'``.
+
+    For CSVs written for people (report tables, dashboard downloads). Numbers — negative ones and numbers held as
+    text included — stay numbers; quarantine CSVs are round-trip files and keep values as received.
+    """
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START) & ~pl.col(c).str.contains(_NUMBER))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
+def write_csv_for_people(frame: pl.DataFrame, path: Path) -> None:
+    """`write_csv_atomic` of a table meant to be opened in a spreadsheet (see `spreadsheet_safe`)."""
+    write_csv_atomic(spreadsheet_safe(frame), path)
 
 
 def write_text_atomic(text: str, path: Path) -> None:
@@ -225,15 +333,15 @@ def write_duckdb_atomic(path: Path, tables: dict[str, pl.DataFrame]) -> None:
         Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
-def published_warehouse_run(path: Path) -> str | None:
-    """The warehouse run a published file was built from (None when missing or unreadable)."""
+def published_meta(path: Path) -> dict[str, Any] | None:
+    """The `publication` row of a published file — what it was built from (None when missing or unreadable)."""
     if not path.exists():
         return None
     con = duckdb.connect()
     try:
         con.execute("ATTACH ? AS pub (READ_ONLY)", [str(path)])
-        row = con.execute("SELECT warehouse_run_id FROM pub.publication").fetchall()
-        return row[0][0] if row else None
+        frame = query_pl(con, "SELECT * FROM pub.publication")
+        return frame.row(0, named=True) if frame.height else None
     except duckdb.Error:
         return None
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline.faults import fault_point
 from pipeline.ingest import ROW
 from pipeline.validate import Loaded, ValidationResult
 from schemas.inputs import TABLES
@@ -139,6 +140,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: Ru
             con.execute("INSERT INTO quarantine BY NAME SELECT * FROM incoming_quarantine")
             con.unregister("incoming_quarantine")
         record_run(con, run)
+        fault_point("load:in_transaction")
     except BaseException:
         con.rollback()
         raise
@@ -156,24 +158,52 @@ def read_loaded_context(con: duckdb.DuckDBPyConnection) -> Loaded:
     )
 
 
+#: Loads that count: every load not taken back by a later `remove-batch` of the same batch id.
+ACTIVE_LOADS = """
+    SELECT * FROM runs AS r
+    WHERE r.status IN ('loaded', 'loaded_with_quarantine')
+      AND NOT EXISTS (SELECT 1 FROM runs AS x
+                      WHERE x.batch_id = r.batch_id AND x.status = 'removed' AND x.finished_at > r.finished_at)
+"""
+#: Ledger statuses of runs that changed the loaded data.
+DATA_CHANGING = ("loaded", "loaded_with_quarantine", "removed")
+
+
 def loaded_content_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """content hash -> batch id of every batch that has been loaded (with or without quarantine)."""
+    """content hash -> batch id of every batch that is loaded (with or without quarantine) and not removed."""
     rows = con.execute(
-        "SELECT content_hash, any_value(batch_id) FROM runs "
-        "WHERE status IN ('loaded', 'loaded_with_quarantine') GROUP BY content_hash"
+        f"SELECT content_hash, any_value(batch_id) FROM ({ACTIVE_LOADS}) GROUP BY content_hash"
     ).fetchall()
     return {h: b for h, b in rows}
 
 
-def warehouse_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
-    """The latest as-of date of any loaded batch: the date every indicator is computed at."""
-    row = con.execute("SELECT max(as_of) FROM runs WHERE status IN ('loaded', 'loaded_with_quarantine')").fetchall()
-    return row[0][0]
+def warehouse_as_of(con: duckdb.DuckDBPyConnection, run_date: dt.date | None = None) -> dt.date | None:
+    """The date every indicator is computed at: the latest as-of date of any loaded batch, never after the run
+    date (a home loaded before exports dated in the future were refused is not computed in the future)."""
+    row = con.execute(f"SELECT max(as_of) FROM ({ACTIVE_LOADS})").fetchall()
+    as_of: dt.date | None = row[0][0]
+    return min(as_of, run_date) if as_of is not None and run_date is not None else as_of
 
 
-def latest_loaded_run(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The run id of the most recent load: what a publication records to know whether it is current."""
+def data_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The run id of the latest run that changed the loaded data (a load or a removal): the state of the data
+    that the recovery record compares every derived product against."""
     row = con.execute(
-        "SELECT run_id FROM runs WHERE status IN ('loaded', 'loaded_with_quarantine') ORDER BY finished_at DESC LIMIT 1"
+        "SELECT run_id FROM runs WHERE status IN ? ORDER BY finished_at DESC, run_id DESC LIMIT 1",
+        [list(DATA_CHANGING)],
     ).fetchall()
     return row[0][0] if row else None
+
+
+def runs_after(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[tuple[str, str]]:
+    """(run_id, status) of every data-changing run after ``run_id`` (all of them for None), oldest first."""
+    return [
+        (r, s)
+        for r, s in con.execute(
+            """SELECT run_id, status FROM runs
+               WHERE status IN ? AND finished_at > coalesce((SELECT finished_at FROM runs WHERE run_id = ?),
+                                                           TIMESTAMP '0001-01-01')
+               ORDER BY finished_at, run_id""",
+            [list(DATA_CHANGING), run_id],
+        ).fetchall()
+    ]

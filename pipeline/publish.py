@@ -22,12 +22,13 @@ import polars as pl
 
 from pipeline import io
 from pipeline.change import CATEGORIES, clinical_expr, effect_sizes
-from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings, Paths
+from pipeline.config import Paths
 from pipeline.disclosure import DisclosurePolicy, TableLayout, apply_disclosure_control
 from pipeline.indicators.coaching import FOLLOWED, coaching_episodes
 from pipeline.indicators.early_warning import build_alerts
 from pipeline.indicators.ifs_process import DEVIATION_KINDS, MILESTONES, ifs_milestones, milestone_curve
 from pipeline.indicators.self_leadership import self_leadership, self_points
+from pipeline.settings import DEFAULTS, IndicatorSettings
 from schemas.published import conform
 
 DIMENSIONS = ("practice", "service", "modality", "location", "cohort")
@@ -444,8 +445,10 @@ def engagement_by_period(sessions: pl.DataFrame, clients: pl.DataFrame, episodes
 def data_quality(con: io.duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Rows received, loaded, quarantined and collapsed per batch and table, and quarantined rows per rule.
     These count rows, not people, and are exempt from disclosure control (DESIGN 6)."""
+    from pipeline.load import ACTIVE_LOADS
+
     runs = io.query_pl(
-        con, "SELECT batch_id, status, as_of, counts, quarantine_by_rule FROM runs WHERE status LIKE 'loaded%'"
+        con, f"SELECT batch_id, status, as_of, counts, quarantine_by_rule FROM ({ACTIVE_LOADS}) ORDER BY finished_at"
     )
     rows: list[dict[str, Any]] = []
     for run in runs.iter_rows(named=True):
@@ -663,9 +666,10 @@ def build_publication(
     as_of: dt.date,
     registry_version: str,
     code_version: str,
-    settings: IndicatorSettings = DEFAULT_SETTINGS,
+    settings: IndicatorSettings = DEFAULTS.indicators,
     policy: DisclosurePolicy | None = None,
     warehouse_run_id: str | None = None,
+    settings_fingerprint: str = "",
 ) -> Publication:
     """Everything both published files hold, computed from the warehouse as it stands."""
     from pipeline.change import pair_baseline_latest
@@ -709,7 +713,7 @@ def build_publication(
     check_invariants(con, internal)
     meta = pl.DataFrame(
         {"as_of": [as_of], "warehouse_run_id": [warehouse_run_id], "registry_version": [registry_version],
-         "code_version": [code_version],
+         "code_version": [code_version], "settings_fingerprint": [settings_fingerprint],
          "disclosure_k": [policy.k], "disclosure_rule": [policy.describe()]}
     )  # fmt: skip
     aggregate = {name: apply_disclosure_control(table, LAYOUTS[name], policy) for name, table in internal.items()}
@@ -732,10 +736,18 @@ def build_publication(
     )
 
 
+#: The published files, each `<home>/published/<name>.duckdb`, in the order they are written.
+PUBLISHED_FILES = ("clinical", "aggregate")
+
+
 def publish(paths: Paths, publication: Publication) -> list[str]:
-    """Write both files atomically; returns their paths."""
+    """Write both files atomically; returns their paths. Each records the warehouse state it reflects, so a run
+    interrupted between the two republishes both (`stages.bring_up_to_date`)."""
+    from pipeline.faults import fault_point
+
     clinical = paths.published / "clinical.duckdb"
     aggregate = paths.published / "aggregate.duckdb"
     io.write_duckdb_atomic(clinical, publication.clinical)
+    fault_point("publish:clinical_written")
     io.write_duckdb_atomic(aggregate, publication.aggregate)
     return [str(clinical), str(aggregate)]

@@ -477,11 +477,11 @@ def render_markdown(report: Report) -> str:
 def write_report(paths: Paths, period: str | None = None) -> Path:
     """Build and write the report folder atomically file by file; returns the folder."""
     report = build_report(paths.published / "aggregate.duckdb", period)
-    folder = paths.reports / report.period
+    folder = io.contained(paths.reports, report.period)
     k = int(report.summary["disclosure"]["k"])
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for table in report.tables:
-        io.write_csv_atomic(table.shown(k), folder / "tables" / f"{table.name}.csv")
+        io.write_csv_for_people(table.shown(k), folder / "tables" / f"{table.name}.csv")
     io.write_text_atomic(json.dumps(report.summary, indent=2, default=str) + "\n", folder / "summary.json")
     io.write_text_atomic(render_markdown(report), folder / "summary.md")
     io.write_text_atomic(render_html(report), folder / "report.html")

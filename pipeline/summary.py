@@ -10,6 +10,8 @@ EXIT_OK = 0
 EXIT_QUARANTINE = 1
 EXIT_REJECTED = 2
 EXIT_INTERNAL = 3
+#: The warehouse is in use by another process: nothing was done, try again later (sysexits' EX_TEMPFAIL).
+EXIT_BUSY = 75
 
 #: status -> (exit code, rank used to pick the overall status of several batches)
 STATUSES: dict[str, tuple[int, int]] = {
@@ -19,6 +21,7 @@ STATUSES: dict[str, tuple[int, int]] = {
     "validated_with_quarantine": (EXIT_QUARANTINE, 2),
     "loaded_with_quarantine": (EXIT_QUARANTINE, 2),
     "rejected": (EXIT_REJECTED, 3),
+    "removed": (EXIT_OK, 1),
 }
 
 
@@ -62,10 +65,14 @@ class RunSummary:
     batches: list[BatchSummary]
     as_of: dt.date | None
     published: list[str] = field(default_factory=list)
+    #: The report written after the refresh (`--report`), or why it could not be (a usage problem: exit 2).
+    report: str | None = None
+    report_error: str | None = None
 
     @property
     def exit_code(self) -> int:
-        return max((b.exit_code for b in self.batches), default=EXIT_OK)
+        codes = [b.exit_code for b in self.batches] + ([EXIT_REJECTED] if self.report_error else [])
+        return max(codes, default=EXIT_OK)
 
     @property
     def status(self) -> str:
@@ -79,5 +86,7 @@ class RunSummary:
             "exit_code": self.exit_code,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "published": self.published,
+            **({"report": self.report} if self.report else {}),
+            **({"report_error": self.report_error} if self.report_error else {}),
             "batches": [b.to_dict() for b in self.batches],
         }

@@ -18,9 +18,9 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 from pipeline import io
-from pipeline.config import MEAN_SCORE_TOLERANCE, PRE_INTAKE_WINDOW_DAYS
-from pipeline.ingest import ROW, Batch
+from pipeline.ingest import ROW, Batch, BatchRejected
 from pipeline.score import ADMIN_KEY, score_items
+from pipeline.settings import DEFAULTS, ContractSettings, Settings
 from schemas.inputs import RULE_COLUMNS, TABLES, TABLES_BY_NAME, TableSpec
 from schemas.registry import Registry
 
@@ -32,7 +32,6 @@ VIOLATION_SCHEMA = pl.Schema(
         "value": pl.String(),
     }
 )
-MASKED_RULES = ("pattern", "enum")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
@@ -50,7 +49,7 @@ class TableResult:
     duplicates: int
     valid: pl.DataFrame  # typed contract columns, ready to load
     quarantined: pl.DataFrame  # the quarantined rows as received (text), with ROW
-    violations: pl.DataFrame  # ROW, rule, column, value (masked where needed)
+    violations: pl.DataFrame  # ROW, rule, column, value (always masked: see `mask`)
     #: Valid rows written to Parquet instead of held in ``valid`` (a partitioned answers file), and their count.
     valid_files: list[Path] = field(default_factory=list)
     spilled: int = 0
@@ -216,7 +215,11 @@ def contract_violations(typed: pl.DataFrame, spec: TableSpec, as_of: dt.date) ->
 
 
 def mask(value: pl.Expr) -> pl.Expr:
-    """Length and character classes only, so a mistyped identifier never lands in the warehouse."""
+    """Length and character classes only, so a mistyped identifier never lands in the warehouse.
+
+    Every failing value is masked, whatever the rule: a name typed into a date field fails `type`, not `pattern`.
+    The practice sees the value itself only in the quarantine CSV of its own export, which it can fix and resend.
+    """
     classes = pl.concat_str(
         [
             pl.when(value.str.contains("[A-Z]")).then(pl.lit("upper")),
@@ -280,12 +283,7 @@ def _finish(prep: _Prepared) -> TableResult:
     violations = (
         _concat(prep.violations)
         .unique([ROW, "rule", "column"], keep="first")
-        .with_columns(
-            pl.when(pl.col("rule").is_in(MASKED_RULES))
-            .then(mask(pl.col("value")))
-            .otherwise(pl.col("value"))
-            .alias("value")
-        )
+        .with_columns(mask(pl.col("value")).alias("value"))
         .sort(ROW, "rule", "column", nulls_last=True)
     )
     bad = violations[ROW].unique()
@@ -309,13 +307,17 @@ def _ids(frame: pl.DataFrame, column: str) -> pl.Series:
     return frame[column].drop_nulls().unique().implode()
 
 
-def validate_batch(batch: Batch, loaded: Loaded, registry: Registry, spill: Path | None = None) -> ValidationResult:
+def validate_batch(
+    batch: Batch, loaded: Loaded, registry: Registry, spill: Path | None = None, settings: Settings = DEFAULTS
+) -> ValidationResult:
     """Judge every row of the batch; parents (clients) before children (sessions, measures, goals).
 
     Answers are judged one client partition at a time (`Batch.measure_frames`): every rule on them is keyed
     within one client. With ``spill``, the valid answers of a partitioned file go to Parquet files there
-    rather than memory.
+    rather than memory. A batch most of whose dated rows lie after its as-of date is refused whole
+    (`check_as_of_plausible`): its date, not its rows, is wrong.
     """
+    contract = settings.contract
     prep = {
         spec.name: prepare(batch.tables[spec.name], spec, batch.as_of) for spec in TABLES if spec.name != "measures"
     }
@@ -382,7 +384,7 @@ def validate_batch(batch: Batch, loaded: Loaded, registry: Registry, spill: Path
     for number, text in enumerate(batch.measure_frames()):
         measures = prepare(text, spec, batch.as_of)
         client_rules(measures)
-        _measure_rules(measures, registry, session_index, episode)
+        _measure_rules(measures, registry, session_index, episode, contract)
         part = _finish(measures)
         # What is kept of a part must not pin the part: polars' filtered text columns are views of its buffers.
         part.quarantined, part.violations = io.compact(part.quarantined), io.compact(part.violations)
@@ -398,7 +400,39 @@ def validate_batch(batch: Batch, loaded: Loaded, registry: Registry, spill: Path
     client_rules(goals)
     goal_result = _finish(goals)
 
-    return ValidationResult(tables={r.name: r for r in (client_result, session_result, measure_result, goal_result)})
+    result = ValidationResult(tables={r.name: r for r in (client_result, session_result, measure_result, goal_result)})
+    check_as_of_plausible(batch, result, contract.exported_at_max_share_after)
+    return result
+
+
+#: Tables whose every row carries a required date (the rows an as-of date is judged against).
+DATED_TABLES = ("sessions", "measures", "goals")
+
+
+def check_as_of_plausible(batch: Batch, result: ValidationResult, max_share: float) -> None:
+    """Refuse a batch when more than ``max_share`` of its dated rows are after its as-of date.
+
+    A few rows dated after a plausible export date are quarantined one by one (`future_date`); most of them means
+    the date is wrong (``exported_at = 2016-10-31`` for 2026), and loading would quarantine the practice's data.
+    """
+    dated = sum(result.tables[t].received - result.tables[t].duplicates for t in DATED_TABLES)
+    future = sum(
+        result.tables[t].violations.filter(pl.col("rule") == "future_date")[ROW].n_unique() for t in DATED_TABLES
+    )
+    if dated and future / dated > max_share:
+        where = f"exported_at {batch.as_of} in batch.toml" if batch.dated_by_export else f"the run date {batch.as_of}"
+        fix = (
+            "correct exported_at in batch.toml (a typo in the year?)"
+            if batch.dated_by_export
+            else "add exported_at to batch.toml or pass --as-of with the export's date"
+        )
+        raise BatchRejected(
+            f"{future:,} of {dated:,} dated rows ({future / dated:.0%}) are after {where} "
+            f"(rule exported_at_before_data); {fix} and resend.",
+            rule="exported_at_before_data",
+            file="batch.toml",
+            column="exported_at",
+        )
 
 
 def combine_parts(parts: Iterable[TableResult]) -> TableResult:
@@ -456,7 +490,13 @@ def _session_index(sessions: TableResult, loaded: Loaded) -> pl.DataFrame:
     ).unique("session_id", keep="first")
 
 
-def _measure_rules(measures: _Prepared, registry: Registry, all_sessions: pl.DataFrame, episode: pl.DataFrame) -> None:
+def _measure_rules(
+    measures: _Prepared,
+    registry: Registry,
+    all_sessions: pl.DataFrame,
+    episode: pl.DataFrame,
+    contract: ContractSettings,
+) -> None:
     typed = measures.typed
     accepted = registry_frame(registry)
     with_item = typed.join(accepted, on=["instrument", "item"], how="left")
@@ -493,7 +533,7 @@ def _measure_rules(measures: _Prepared, registry: Registry, all_sessions: pl.Dat
     add(
         flag(
             windowed,
-            pl.col("administered_on") < pl.col("intake_date") - pl.duration(days=PRE_INTAKE_WINDOW_DAYS),
+            pl.col("administered_on") < pl.col("intake_date") - pl.duration(days=contract.pre_intake_window_days),
             "before_intake_window",
             "administered_on,intake_date",
         )
@@ -507,7 +547,7 @@ def _measure_rules(measures: _Prepared, registry: Registry, all_sessions: pl.Dat
     if supplied.height == 0:
         return
     scored = score_items(clean.filter(pl.col("client_id").is_in(_ids(supplied, "client_id"))), registry)
-    tolerance = pl.when(pl.col("method") == "mean").then(MEAN_SCORE_TOLERANCE).otherwise(1e-9)
+    tolerance = pl.when(pl.col("method") == "mean").then(contract.mean_score_tolerance).otherwise(1e-9)
     methods = pl.DataFrame(
         [
             {"instrument": i.id, "scale": s.id, "method": s.method}

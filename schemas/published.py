@@ -42,6 +42,7 @@ SHARED: dict[str, str] = {
     "as_of": "the warehouse's as-of date the indicators were computed at",
     "registry_version": "hash of the instrument registry files used",
     "warehouse_run_id": "the last warehouse load this publication reflects (a refresh republishes when it differs)",
+    "settings_fingerprint": "a hash of the practice settings in force (`ifs-outcomes settings`); a change republishes",
     "code_version": "ifs-outcomes version (and git commit) that computed the numbers",
     "disclosure_k": "the disclosure threshold k in force",
     "disclosure_rule": "the disclosure rule in force, in words",
@@ -192,7 +193,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "aggregate",
         "one row",
         "What these numbers were computed with.",
-        "as_of warehouse_run_id registry_version code_version disclosure_k disclosure_rule",
+        "as_of warehouse_run_id registry_version code_version settings_fingerprint disclosure_k disclosure_rule",
     ),
     _table(
         "client_change",
@@ -266,7 +267,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "clinical",
         "one row",
         "What these numbers were computed with.",
-        "as_of warehouse_run_id registry_version code_version disclosure_k disclosure_rule",
+        "as_of warehouse_run_id registry_version code_version settings_fingerprint disclosure_k disclosure_rule",
     ),
 )
 

@@ -156,7 +156,7 @@ def test_incremental_rescoring_equals_a_full_rebuild(tmp_path: Path, monkeypatch
     monkeypatch.setattr(
         stages,
         "update_outcomes",
-        lambda con, registry, affected: calls.append(affected.height) or update(con, registry, affected),
+        lambda con, registry, affected, state: calls.append(affected.height) or update(con, registry, affected, state),
     )
     incremental = Paths(tmp_path / "incremental")
     refresh_batches(incremental, [base], tiers.AS_OF)

@@ -24,13 +24,13 @@ import math
 import polars as pl
 
 from pipeline.change import treatment_sessions
-from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings
+from pipeline.settings import DEFAULTS, IndicatorSettings
 
 CHOICE_POINT_LABEL = "choice point (practice-defined thresholds)"
 FOLLOWED = ("referred_to_therapy", "continued_coaching", "ended_otherwise", "too_early")
 
 
-def gas_t_scores(goals: pl.DataFrame, rho: float = DEFAULT_SETTINGS.gas_rho) -> pl.DataFrame:
+def gas_t_scores(goals: pl.DataFrame, rho: float = DEFAULTS.indicators.gas_rho) -> pl.DataFrame:
     """One GAS T-score per episode and rating date."""
     w, x = pl.col("weight").cast(pl.Float64), pl.col("attainment").cast(pl.Float64)
     return (
@@ -46,7 +46,7 @@ def gas_t_scores(goals: pl.DataFrame, rho: float = DEFAULT_SETTINGS.gas_rho) -> 
 
 def coaching_episodes(
     clients: pl.DataFrame, sessions: pl.DataFrame, goals: pl.DataFrame, caseness: pl.DataFrame,
-    settings: IndicatorSettings = DEFAULT_SETTINGS,
+    settings: IndicatorSettings = DEFAULTS.indicators,
 ) -> pl.DataFrame:  # fmt: skip
     """One row per coaching episode: GAS baseline/latest/change, follow-through, resistance slope, choice point
     and what followed. ``caseness`` has client_id, administered_on, clinical (PHQ-9 or GAD-7 rows)."""

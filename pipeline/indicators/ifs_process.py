@@ -29,7 +29,7 @@ import polars as pl
 from scipy import stats
 
 from pipeline.change import treatment_sessions
-from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings
+from pipeline.settings import DEFAULTS, IndicatorSettings
 
 MILESTONES = (1, 2, 3, 4, 5)
 DEVIATION_KINDS = (
@@ -44,7 +44,7 @@ MILESTONE_NAMES = {
 }
 
 
-def qualifying_events(sessions: pl.DataFrame, settings: IndicatorSettings = DEFAULT_SETTINGS) -> pl.DataFrame:
+def qualifying_events(sessions: pl.DataFrame, settings: IndicatorSettings = DEFAULTS.indicators) -> pl.DataFrame:
     """Attended treatment sessions in order, numbered, with a boolean per milestone event M1-M4."""
     treatment = treatment_sessions(sessions)
     trusted = (pl.col("protector_trust") >= settings.protector_trust_min) & pl.col("unblending").is_in(
@@ -64,7 +64,7 @@ def qualifying_events(sessions: pl.DataFrame, settings: IndicatorSettings = DEFA
 
 
 def ifs_milestones(
-    sessions: pl.DataFrame, self_events: pl.DataFrame | None = None, settings: IndicatorSettings = DEFAULT_SETTINGS
+    sessions: pl.DataFrame, self_events: pl.DataFrame | None = None, settings: IndicatorSettings = DEFAULTS.indicators
 ) -> pl.DataFrame:
     """One row per episode: for k in 1..5 `m{k}_date`, `m{k}_session` (attended treatment sessions up to and
     including it) and `m{k}_days` (days from the first attended treatment session); `stage_reached`; the

@@ -16,7 +16,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.change import session_numbers, treatment_sessions
-from pipeline.config import DEFAULT_SETTINGS, IndicatorSettings
+from pipeline.settings import DEFAULTS, IndicatorSettings
 
 INDEX_LABEL = "Self-leadership index (practice-defined; not a validated measure)"
 MEASURES = ("self_score_pomp", "clinician_self_energy", "polarization")
@@ -54,7 +54,7 @@ def self_points(scores: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
 
 
 def self_leadership(
-    points: pl.DataFrame, client_change: pl.DataFrame, settings: IndicatorSettings = DEFAULT_SETTINGS
+    points: pl.DataFrame, client_change: pl.DataFrame, settings: IndicatorSettings = DEFAULTS.indicators
 ) -> pl.DataFrame:
     """One row per episode: baseline, latest, change and slope per measure, the index at both ends."""
     x, y = pl.col("session_number").cast(pl.Float64), pl.col("value")

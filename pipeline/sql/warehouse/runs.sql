@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS runs (
     as_of DATE,
     started_at TIMESTAMP NOT NULL,
     finished_at TIMESTAMP NOT NULL,
-    status VARCHAR NOT NULL,               -- loaded | loaded_with_quarantine | rejected | already_loaded
+    status VARCHAR NOT NULL,               -- loaded | loaded_with_quarantine | rejected | already_loaded | removed
     counts VARCHAR NOT NULL,               -- JSON object: table -> received/loaded/quarantined/duplicates
     quarantine_by_rule VARCHAR NOT NULL,   -- JSON object: rule -> count
     message VARCHAR,
