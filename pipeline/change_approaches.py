@@ -721,6 +721,8 @@ def cs_combined(
             n_dropped=n_dropped,
         )  # fmt: skip
         analysis.parameters["approach"] = "combined" if cutoff_type is not None else "distribution"
+        if cutoff_type is not None:
+            analysis.parameters["cutoff_method"] = "jt"
         if method == "ha":
             analysis.extra.update(
                 _ha_extra(

@@ -479,6 +479,8 @@ def _print_change(summary: dict[str, Any], result: Any, out_file: Path) -> None:
         out.print(f"HLM fit ({model['formula']}, {model['estimation']}): {state}{slope}")
         if model.get("message"):
             out.print(f"  [red]{model['message']}[/red]")
+        for warning in model.get("warnings", []):
+            out.print(f"  [dim]statsmodels: {warning}[/dim]")
     ha = summary.get("ha_group_level")
     if ha is not None:
         overall = ha["overall"]
