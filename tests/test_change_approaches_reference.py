@@ -277,3 +277,43 @@ def test_command_usage_errors_per_approach(refdata: Path, tmp_path: Path) -> Non
         result = subprocess.run(base + extra, capture_output=True, text=True, check=False, timeout=300)
         assert result.returncode == 2, (extra, result.stdout, result.stderr)
         assert expected in " ".join(result.stderr.split()) and "Traceback" not in result.stderr, result.stderr
+
+
+def _readme_examples() -> list[tuple[str, list[str]]]:
+    """(comment, arguments after `change claus_2020.csv`) for each example in the README's `change` block."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split('C=".venv/bin/ifs-outcomes change claus_2020.csv ', 1)[1].split("```", 1)[0]
+    base, body = block.split('"\n', 1)
+    examples, comment = [], ""
+    for line in body.replace("\\\n", " ").splitlines():
+        if line.startswith("#"):
+            comment = line
+        elif line.startswith("$C "):
+            examples.append((comment, base.split() + line[3:].split()))
+    return examples
+
+
+def test_readme_examples_run_and_give_what_their_comments_say(
+    refdata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    examples = _readme_examples()
+    assert len(examples) == 7  # one per approach, HLM and HA true cutoffs, and the group-level anchor
+    monkeypatch.chdir(tmp_path)
+    checked = 0
+    for comment, args in examples:
+        result = CliRunner().invoke(app, ["change", str(refdata / "claus_2020.csv"), *args, "--json"])
+        assert result.exit_code == 0, (args, result.output)
+        summary = json.loads(result.output)
+        promised = re.search(r"(\d+(?: / \d+){2,4})", comment)
+        if promised:
+            assert cli_counts(summary) == tuple(int(n) for n in promised.group(1).split(" / ")), comment
+            checked += 1
+    assert checked == 4  # JT, HLM, HA and percentage promise counts; the others fractions (checked above)
