@@ -381,6 +381,10 @@ def change(
         usage("--effect between compares groups at one time point: add --target group, --group and --post.")
     if with_effect_sizes and effect == "between":
         usage("--effect-sizes needs paired pre/post scores, which --effect between does not use; drop one of them.")
+    if method != "jt" and (approach not in ("distribution", "combined") or uses_mid):
+        usage("--method chooses the RCI of --approach distribution or combined; drop it for this approach.")
+    if cutoff_method == "ha" and approach not in ("combined", "statistical"):
+        usage("--cutoff-method ha needs a cutoff: add --cutoff (a, b, c or a number).")
     hlm = approach in ("distribution", "combined") and not uses_mid and method == "hlm"
     rci_used = approach in ("distribution", "combined") and not uses_mid and not hlm
     needs_reliability = rci_used or (approach in ("statistical", "combined") and cutoff_method == "ha")

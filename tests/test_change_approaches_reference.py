@@ -272,6 +272,9 @@ def test_command_usage_errors_per_approach(refdata: Path, tmp_path: Path) -> Non
         "--effect between": ["--approach", "anchor", "--mid-improvement", "7", "--target", "group",
                              "--effect", "between", "--post", "4"],
         "numeric time": ["--method", "hlm", "--time", "treatment"],
+        "--method chooses": ["--pre", "1", "--approach", "percentage", "--pct-improvement", "0.5", "--method", "ha"],
+        "--cutoff-method ha needs": ["--pre", "1", "--reliability", "0.8", "--cutoff-method", "ha"],
+        "--cutoff b needs": ["--pre", "1", "--approach", "statistical", "--cutoff", "b"],
     }  # fmt: skip
     for expected, extra in cases.items():
         result = subprocess.run(base + extra, capture_output=True, text=True, check=False, timeout=300)
