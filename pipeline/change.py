@@ -148,10 +148,22 @@ def reliable_change_flags(
     return s * rci > critical_value, s * rci < -critical_value
 
 
-def point_change_flags(change: np.ndarray, higher_is_better: bool, points: float) -> tuple[np.ndarray, np.ndarray]:
-    """Conventional threshold in points (PHQ-9 6, GAD-7 4): reliably improved when s·change ≥ points."""
+def anchor_flags(
+    change: np.ndarray, higher_is_better: bool, mid_improvement: float, mid_deterioration: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(improved, deteriorated) against minimal important differences in points, both inclusive:
+    s·change ≥ MID_improvement, s·change ≤ −MID_deterioration (the latter defaults to the former), as
+    `clinicalsignificance::cs_anchor` counts a change that exactly meets the MID."""
     s = _direction(higher_is_better)
-    return s * change >= points, s * change <= -points
+    worse = mid_improvement if mid_deterioration is None else mid_deterioration
+    signed = s * np.asarray(change, dtype=float)
+    return signed >= mid_improvement, signed <= -worse
+
+
+def point_change_flags(change: np.ndarray, higher_is_better: bool, points: float) -> tuple[np.ndarray, np.ndarray]:
+    """Conventional threshold in points (PHQ-9 6, GAD-7 4): reliably improved when s·change ≥ points (one MID
+    for both directions, see `anchor_flags`)."""
+    return anchor_flags(change, higher_is_better, points)
 
 
 def jt_critical_difference(sd: float, reliability: float, critical_value: float = Z_TWO_SIDED) -> float:
@@ -202,12 +214,22 @@ def categorize(
     deteriorated: np.ndarray,
     clinical_pre: np.ndarray | None,
     clinical_post: np.ndarray | None,
+    *,
+    to_functional: np.ndarray | None = None,
+    to_clinical: np.ndarray | None = None,
 ) -> np.ndarray:
-    """recovered / improved / unchanged / deteriorated / harmed; without a cutoff only the middle three."""
+    """recovered / improved / unchanged / deteriorated / harmed; without a cutoff only the middle three.
+
+    Recovered = improved and moved into the functional population, harmed = deteriorated and moved into the
+    clinical one. The move is read off the cutoff (clinical at pre and not at post, and the mirror) unless
+    ``to_functional`` / ``to_clinical`` give it (Hageman-Arrindell's individual test of the post score).
+    """
     out = np.where(improved, "improved", np.where(deteriorated, "deteriorated", "unchanged")).astype(object)
-    if clinical_pre is not None and clinical_post is not None:
-        out[improved & clinical_pre & ~clinical_post] = "recovered"
-        out[deteriorated & ~clinical_pre & clinical_post] = "harmed"
+    if to_functional is None and clinical_pre is not None and clinical_post is not None:
+        to_functional, to_clinical = clinical_pre & ~clinical_post, ~clinical_pre & clinical_post
+    if to_functional is not None and to_clinical is not None:
+        out[improved & to_functional] = "recovered"
+        out[deteriorated & to_clinical] = "harmed"
     return out
 
 
@@ -223,16 +245,24 @@ class ChangeAnalysis:
     n_used: int
     n_dropped_missing: int
     parameters: dict[str, Any]
+    #: The categories this approach assigns, in order; None = the five (three without a cutoff) of CATEGORIES.
+    categories: tuple[str, ...] | None = None
+    #: Approach-specific results beside the counts (group-level summaries, the HLM fit), shown by `summary`.
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: False when no category could be assigned (an HLM fit that did not converge): counts are then None.
+    classified: bool = True
 
     def summary(self, group: str | None = None) -> dict[str, Any]:
-        """Counts and fractions (0..1) per category, overall and per group."""
+        """Counts and fractions (0..1) per category, overall and per group, and any approach-specific results."""
+        present = self.categories or tuple(
+            c for c in CATEGORIES if self.parameters.get("cutoff") is not None or c not in ("recovered", "harmed")
+        )
 
         def tally(frame: pl.DataFrame) -> dict[str, Any]:
             n = frame.height
+            if not self.classified:
+                return {"n": n, "categories": None}
             counts = dict(frame.group_by("category").len().iter_rows())
-            present = [
-                c for c in CATEGORIES if self.parameters.get("cutoff") is not None or c not in ("recovered", "harmed")
-            ]
             return {
                 "n": n,
                 "categories": {
@@ -251,6 +281,7 @@ class ChangeAnalysis:
             out["groups"] = {
                 str(key[0]): tally(part) for key, part in self.subjects.sort(group).group_by(group, maintain_order=True)
             }
+        out.update(self.extra)
         return out
 
 

@@ -358,18 +358,58 @@ def batches(home: HomeOption = None, as_json: JsonOption = False) -> None:
     raise typer.Exit(0)
 
 
-@app.command()
+CHANGE_HELP = """Reliable and clinically significant change on any long-format CSV: the
+approaches of the R package clinicalsignificance (Claus et al. 2024). The table
+goes to --out, one row per subject (empty fields for NA); "group" appears only
+with --group. Columns by approach:
+
+distribution (default), --method jt|gln|hll|en|nk|ha:
+  id, group, pre, post, change, rci, improved, deteriorated, clinical_pre,
+  clinical_post (empty without a cutoff), category
+distribution, --method hlm (every measurement; no --pre, no --reliability):
+  id, group, n_measurements, pre (first), post (last), change, eb_slope,
+  eb_sd, rci (= eb_slope / eb_sd), improved, deteriorated, category
+combined (a --cutoff, default a, with --method or --mid-improvement):
+  as above plus clinical_pre, clinical_post; category recovered / improved /
+  unchanged / deteriorated / harmed. --cutoff-method ha (Hageman-Arrindell's
+  true cutoff) adds cs_indiv, reliably_functional_post, reliably_clinical_post
+statistical (--cutoff, default a; --cutoff-method jt|ha):
+  id, group, pre, post, change, clinical_pre, clinical_post (plus the three
+  HA columns with ha), category (improved = moved into the functional range)
+percentage (--pct-improvement 0.5, --pct-deterioration):
+  id, group, pre, post, change, pct_change, improved, deteriorated, category
+anchor (--mid-improvement, --mid-deterioration):
+  id, group, pre, post, change, improved, deteriorated, category;
+  --target group: group, n, difference, lower, upper, ci_level, category;
+  --effect between: reference, comparison, n_reference, n_comparison,
+  difference, lower, upper, ci_level, category
+
+--json: counts and fractions (0..1) per category, overall and per group, the
+parameters, ha_group_level (changed, functional) with --method ha, the HLM fit
+(model) with --method hlm, effect_sizes with --effect-sizes. Formulas and
+every difference from the R package: docs/indicators.md."""
+
+
+@app.command(help=CHANGE_HELP)
 def change(
     file: Annotated[Path, typer.Argument(help="A long-format CSV: one row per subject and time point.")],
     id_col: Annotated[str, typer.Option("--id", help="Subject id column.")],
     time_col: Annotated[str, typer.Option("--time", help="Time column.")],
     outcome: Annotated[str, typer.Option("--outcome", help="Outcome column.")],
-    pre: Annotated[str, typer.Option("--pre", help="The time value of the pre measurement.")],
-    reliability: Annotated[float, typer.Option("--reliability", help="The instrument's reliability, 0 < r < 1.")],
     better: Annotated[str, typer.Option("--better", help="Which direction is better: lower or higher.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write one row per subject (CSV).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the result table (CSV).")],
+    pre: Annotated[
+        str | None, typer.Option("--pre", help="The time value of the pre measurement (not with --method hlm).")
+    ] = None,
     post: Annotated[str | None, typer.Option("--post", help="The time value of the post measurement.")] = None,
-    method: Annotated[str, typer.Option("--method", help="jt, gln, hll, en, nk or ha.")] = "jt",
+    approach: Annotated[
+        str, typer.Option("--approach", help="distribution, statistical, combined, percentage or anchor.")
+    ] = "distribution",
+    method: Annotated[str, typer.Option("--method", help="jt, gln, hll, en, nk, ha or hlm.")] = "jt",
+    reliability: Annotated[
+        float | None,
+        typer.Option("--reliability", help="The instrument's reliability, 0 < r < 1 (RCI methods, HA cutoffs)."),
+    ] = None,
     reliability_post: Annotated[
         float | None,
         typer.Option("--reliability-post", help="Post reliability (Nunnally-Kotsch); default --reliability."),
@@ -377,67 +417,212 @@ def change(
     cutoff: Annotated[
         str | None, typer.Option("--cutoff", help="a, b, c or a number (score on it = clinical).")
     ] = None,
+    cutoff_method: Annotated[
+        str, typer.Option("--cutoff-method", help="jt (Jacobson-Truax) or ha (Hageman-Arrindell's true cutoff).")
+    ] = "jt",
     m_clinical: Annotated[float | None, typer.Option("--m-clinical", help="Clinical mean (default: pre mean).")] = None,
     sd_clinical: Annotated[float | None, typer.Option("--sd-clinical", help="Clinical SD (default: pre SD).")] = None,
     m_functional: Annotated[float | None, typer.Option("--m-functional", help="Functional (normative) mean.")] = None,
     sd_functional: Annotated[float | None, typer.Option("--sd-functional", help="Functional (normative) SD.")] = None,
+    pct_improvement: Annotated[
+        float | None, typer.Option("--pct-improvement", help="Percentage approach: 0.5 = a 50% change improves.")
+    ] = None,
+    pct_deterioration: Annotated[
+        float | None, typer.Option("--pct-deterioration", help="Percentage approach; default --pct-improvement.")
+    ] = None,
+    mid_improvement: Annotated[
+        float | None, typer.Option("--mid-improvement", help="Anchor approach: the MID in points.")
+    ] = None,
+    mid_deterioration: Annotated[
+        float | None, typer.Option("--mid-deterioration", help="Anchor approach; default --mid-improvement.")
+    ] = None,
+    target: Annotated[str, typer.Option("--target", help="Anchor approach: individual or group.")] = "individual",
+    effect: Annotated[
+        str, typer.Option("--effect", help="Anchor, group target: within (paired t) or between (Welch t at --post).")
+    ] = "within",
+    reference_group: Annotated[
+        str | None, typer.Option("--reference-group", help="Anchor, between: the reference group (default: first).")
+    ] = None,
+    ci_level: Annotated[float, typer.Option("--ci-level", help="Anchor, group target: CI level.")] = 0.95,
     group: Annotated[str | None, typer.Option("--group", help="Report categories per value of this column.")] = None,
+    with_effect_sizes: Annotated[
+        bool, typer.Option("--effect-sizes", help="Also give d, g and d_z with bootstrap CIs (overall, per group).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Reliable and clinically significant change for any long-format CSV (Jacobson-Truax and alternatives)."""
     import polars as pl
 
     from pipeline import change as cs
+    from pipeline import change_approaches as ca
 
     def usage(message: str) -> None:
         err.print(f"[red]{message}[/red]")
         raise typer.Exit(EXIT_REJECTED)
 
-    if method not in cs.METHODS:
-        usage(f"--method must be one of {', '.join(cs.METHODS)}, not {method!r}.")
-    if better not in ("lower", "higher"):
-        usage(f"--better must be lower or higher, not {better!r}.")
+    def note(message: str) -> None:
+        err.print(f"[dim]note: {message}[/dim]")
+
+    choices = {
+        "--approach": (approach, ca.APPROACHES), "--method": (method, ca.RCI_METHODS),
+        "--cutoff-method": (cutoff_method, ca.CUTOFF_METHODS), "--better": (better, ("lower", "higher")),
+        "--target": (target, ("individual", "group")), "--effect": (effect, ("within", "between")),
+    }  # fmt: skip
+    for option, (value, allowed) in choices.items():
+        if value not in allowed:
+            usage(f"{option} must be one of {', '.join(allowed)}, not {value!r}.")
     parsed_cutoff: str | float | None = cutoff
     if cutoff is not None and cutoff not in ("a", "b", "c"):
         try:
             parsed_cutoff = float(cutoff)
         except ValueError:
             usage(f"--cutoff must be a, b, c or a number, not {cutoff!r}.")
-    if cutoff in ("b", "c") and (m_functional is None or sd_functional is None):
-        usage(f"--cutoff {cutoff} needs the functional norms: add --m-functional and --sd-functional.")
+    # `distribution` or `anchor` with a cutoff is the combined approach (as `change` has always done).
+    if cutoff is not None and approach == "distribution":
+        approach = "combined"
+    if cutoff is not None and approach == "anchor" and target == "individual":
+        approach = "combined"
+    if approach in ("combined", "statistical") and parsed_cutoff is None:
+        parsed_cutoff = "a"  # the package's default cutoff type
+    if parsed_cutoff in ("b", "c") and (m_functional is None or sd_functional is None):
+        usage(f"--cutoff {parsed_cutoff} needs the functional norms: add --m-functional and --sd-functional.")
+    if approach == "anchor" and target == "group" and cutoff is not None:
+        usage("--cutoff does not apply to a group-level anchor analysis; drop it or use --target individual.")
+    uses_mid = approach == "anchor" or (approach == "combined" and mid_improvement is not None)
+    if approach == "anchor" and mid_improvement is None:
+        usage("--approach anchor needs --mid-improvement (the minimal important difference in points).")
+    if not uses_mid and (mid_improvement is not None or mid_deterioration is not None):
+        usage("--mid-improvement / --mid-deterioration belong to --approach anchor or combined.")
+    if approach == "percentage" and pct_improvement is None:
+        usage("--approach percentage needs --pct-improvement (0.5 = a 50% change from baseline).")
+    if approach != "percentage" and (pct_improvement is not None or pct_deterioration is not None):
+        usage("--pct-improvement / --pct-deterioration belong to --approach percentage.")
+    if approach != "anchor" and (target != "individual" or effect != "within" or reference_group is not None):
+        usage("--target, --effect and --reference-group belong to --approach anchor.")
+    if effect == "between" and (target != "group" or group is None or post is None):
+        usage("--effect between compares groups at one time point: add --target group, --group and --post.")
+    if with_effect_sizes and effect == "between":
+        usage("--effect-sizes needs paired pre/post scores, which --effect between does not use; drop one of them.")
+    if method != "jt" and (approach not in ("distribution", "combined") or uses_mid):
+        usage("--method chooses the RCI of --approach distribution or combined; drop it for this approach.")
+    if cutoff_method == "ha" and approach not in ("combined", "statistical"):
+        usage("--cutoff-method ha needs a cutoff: add --cutoff (a, b, c or a number).")
+    hlm = approach in ("distribution", "combined") and not uses_mid and method == "hlm"
+    rci_used = approach in ("distribution", "combined") and not uses_mid and not hlm
+    needs_reliability = rci_used or (approach in ("statistical", "combined") and cutoff_method == "ha")
+    if needs_reliability and reliability is None:
+        usage(f"--reliability is needed for {'the RCI' if rci_used else 'the Hageman-Arrindell cutoff'}; add it.")
+    if reliability is not None and not 0 < reliability < 1:
+        usage(f"--reliability must be between 0 and 1 (exclusive), not {reliability}.")
+    if reliability is not None and not needs_reliability:
+        note(f"--reliability is not used by {'the HLM method' if hlm else f'--approach {approach}'}; ignored.")
+    pre_needed = not hlm and effect != "between"
+    if pre_needed and pre is None:
+        usage("--pre is needed: give the time value of the pre measurement.")
+    if not pre_needed and pre is not None:
+        note("--pre is not used (HLM uses every measurement; --effect between uses --post only); ignored.")
     try:
         data = pl.read_csv(file, null_values=["NA", ""], infer_schema_length=None)
     except (OSError, pl.exceptions.PolarsError) as exc:
         usage(f"{file}: cannot be read as CSV ({str(exc).splitlines()[0][:120]}); check the path and format.")
+    pre_value = pre if pre_needed else None
+    result: cs.ChangeAnalysis | ca.AnchorGroupResult
     with _guard(None):
         try:
-            wide, n_in_data, n_dropped = cs.long_to_wide(
-                data, id=id_col, time=time_col, outcome=outcome, pre=pre, post=post, group=group
-            )
-            analysis = cs.analyze_change(
-                wide, id=id_col, method=method, reliability=reliability, reliability_post=reliability_post,
-                higher_is_better=better == "higher", cutoff=parsed_cutoff, m_clinical=m_clinical,
-                sd_clinical=sd_clinical, m_functional=m_functional, sd_functional=sd_functional, group=group,
-                n_in_data=n_in_data, n_dropped=n_dropped,
-            )  # fmt: skip
+            if approach in ("distribution", "combined"):
+                result = ca.cs_combined(
+                    data, id_col, time_col, outcome, group, pre_value, post, mid_improvement=mid_improvement,
+                    mid_deterioration=mid_deterioration, reliability=reliability if needs_reliability else None,
+                    reliability_post=reliability_post, m_functional=m_functional, sd_functional=sd_functional,
+                    better_is=better, rci_method=method, cutoff_type=parsed_cutoff, cutoff_method=cutoff_method,
+                    m_clinical=m_clinical, sd_clinical=sd_clinical,
+                )  # fmt: skip
+            elif approach == "statistical":
+                result = ca.cs_statistical(
+                    data, id_col, time_col, outcome, group, pre_value, post, m_functional=m_functional,
+                    sd_functional=sd_functional, reliability=reliability if needs_reliability else None,
+                    better_is=better, cutoff_method=cutoff_method, cutoff_type=parsed_cutoff or "a",
+                    m_clinical=m_clinical, sd_clinical=sd_clinical,
+                )  # fmt: skip
+            elif approach == "percentage":
+                result = ca.cs_percentage(
+                    data, id_col, time_col, outcome, group, pre_value, post, pct_improvement=pct_improvement,
+                    pct_deterioration=pct_deterioration, better_is=better,
+                )  # fmt: skip
+            else:
+                result = ca.cs_anchor(
+                    data, id_col, time_col, outcome, group, pre_value, post, mid_improvement=mid_improvement,
+                    mid_deterioration=mid_deterioration, better_is=better, target=target, effect=effect,
+                    reference_group=reference_group, ci_level=ci_level,
+                )  # fmt: skip
         except cs.ChangeError as exc:
             usage(f"{file}: {exc}.")
-        renamed = {id_col: "id", **({group: "group"} if group else {})}
-        table = analysis.subjects.rename(renamed)
+        if isinstance(result, ca.AnchorGroupResult):
+            table = result.table
+        else:
+            table = result.subjects.rename({id_col: "id", **({group: "group"} if group else {})})
         out_file.parent.mkdir(parents=True, exist_ok=True)
         table.write_csv(out_file, float_precision=None)
-    summary = analysis.summary(group)
+        summary = result.summary(group)
+        if with_effect_sizes:
+            summary["effect_sizes"] = ca.effect_sizes_by_group(result, group, higher_is_better=better == "higher")
     if as_json:
         out.print_json(json.dumps(summary, default=str))
     else:
-        out.print(
-            f"{cs.METHOD_NAMES[method]} reliable change: {summary['n_used']} of {summary['n_in_data']} subjects "
-            f"used ({summary['n_dropped_missing']} dropped for missing values)"
-        )
+        _print_change(summary, result, out_file)
+    raise typer.Exit(0)
+
+
+def _print_change(summary: dict[str, Any], result: Any, out_file: Path) -> None:
+    """The human-readable summary of `change`: counts, then any group-level block, the HLM fit and effect sizes."""
+    params = summary["parameters"]
+    title = {
+        "statistical": "Statistical approach (moved between populations)",
+        "percentage": "Percentage change",
+        "anchor": "Anchor-based (MID)",
+    }.get(
+        params.get("approach", ""),
+        f"{params['method_name']} reliable change" if "method_name" in params else "Anchor-based (MID) with a cutoff",
+    )
+    why = "missing values or fewer than 3 measurements" if params.get("method") == "hlm" else "missing values"
+    out.print(
+        f"{title}: {summary['n_used']} of {summary['n_in_data']} subjects used "
+        f"({summary['n_dropped_missing']} dropped for {why})"
+    )
+    if summary.get("categories") is not None:
         for name, cell in summary["categories"].items():
             out.print(f"  {name:<13} {cell['n']:>6}  {100 * (cell['fraction'] or 0):5.1f}%")
-        out.print(f"wrote {out_file}")
-    raise typer.Exit(0)
+    for row in summary.get("group_level", []):
+        label = row.get("group") or f"{row['comparison']} vs {row['reference']}"
+        out.print(
+            f"  {label}: difference {row['difference']:.3g} [{row['lower']:.3g}, {row['upper']:.3g}] "
+            f"({100 * row['ci_level']:g}% CI): {row['category']}"
+        )
+    model = summary.get("model")
+    if model is not None:
+        state = "converged" if model["converged"] else "[red]did not converge[/red]"
+        slope = f", average slope {model['fixed_slope']:.3g}" if "fixed_slope" in model else ""
+        out.print(f"HLM fit ({model['formula']}, {model['estimation']}): {state}{slope}")
+        if model.get("message"):
+            out.print(f"  [red]{model['message']}[/red]")
+        for warning in model.get("warnings", []):
+            out.print(f"  [dim]statsmodels: {warning}[/dim]")
+    ha = summary.get("ha_group_level")
+    if ha is not None:
+        overall = ha["overall"]
+        functional = "" if overall["functional"] is None else f", functional {100 * overall['functional']:.2f}%"
+        out.print(f"Hageman-Arrindell group level: changed {100 * (overall['changed'] or 0):.2f}%{functional}")
+    sizes = summary.get("effect_sizes")
+    if sizes is not None:
+        es = sizes["overall"]
+
+        def fmt(name: str) -> str:
+            lo, hi = es[f"{name}_ci"]
+            value = es[name]
+            ci = "" if lo is None else f" [{lo:.2f}, {hi:.2f}]"
+            return f"{name} {value:.2f}{ci}" if value is not None else f"{name} n/a"
+
+        out.print(f"Effect sizes (positive = better, 95% CI): {', '.join(fmt(n) for n in ('d', 'g', 'dz'))}")
+    out.print(f"wrote {out_file}")
 
 
 @app.command()
