@@ -66,6 +66,9 @@ def _small(col: pl.Expr, k: int) -> pl.Expr:
 def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: DisclosurePolicy) -> pl.DataFrame:
     """Return the publishable table: suppressed cells NULL with ``<col>_suppressed`` flags beside them."""
     k = policy.k
+    # Complementary suppression picks cells in row order: fix the order by the table's keys, so that the cells
+    # hidden depend on the numbers only, never on how the table happened to be built.
+    table = table.sort(list(layout.keys), nulls_last=False, maintain_order=True)
     flags = {
         c: table.select(_small(pl.col(c).cast(pl.Int64).fill_null(0), k).fill_null(False).alias(c))
         .to_series()
