@@ -66,9 +66,10 @@ def _small(col: pl.Expr, k: int) -> pl.Expr:
 def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: DisclosurePolicy) -> pl.DataFrame:
     """Return the publishable table: suppressed cells NULL with ``<col>_suppressed`` flags beside them."""
     k = policy.k
-    # Complementary suppression picks cells in row order: fix the order by the table's keys, so that the cells
-    # hidden depend on the numbers only, never on how the table happened to be built.
-    table = table.sort(list(layout.keys), nulls_last=False, maintain_order=True)
+    # Complementary suppression picks cells in row order: judge the rows in the order of the table's keys, so that
+    # the cells hidden depend on the numbers only, never on how the table happened to be built (rows are returned
+    # in the order given).
+    table = table.with_row_index("_given").sort(list(layout.keys), nulls_last=False, maintain_order=True)
     flags = {
         c: table.select(_small(pl.col(c).cast(pl.Int64).fill_null(0), k).fill_null(False).alias(c))
         .to_series()
@@ -99,7 +100,7 @@ def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: D
     if policy.rounding:
         m = policy.rounding
         out = out.with_columns(((pl.col(c) / m).round(0) * m).cast(table.schema[c]).alias(c) for c in layout.counts)
-    return out.drop("_r")
+    return out.sort("_given").drop("_r", "_given")
 
 
 def _complementary(frame: pl.DataFrame, layout: TableLayout, flags: dict[str, pl.Series]) -> dict[str, pl.Series]:
