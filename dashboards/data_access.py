@@ -22,6 +22,8 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from pipeline.config import Paths
+
 SQL_DIR = Path(__file__).parent / "sql"
 MODE_VARIABLE = "IFS_OUTCOMES_DASHBOARD_MODE"
 HOME_VARIABLE = "IFS_OUTCOMES_HOME"
@@ -46,7 +48,7 @@ class Source:
 
     @property
     def aggregate_path(self) -> Path:
-        return self.home / "published" / "aggregate.duckdb"
+        return Paths(self.home).aggregate_file
 
     @property
     def clinical_path(self) -> Path:
@@ -54,7 +56,7 @@ class Source:
             raise ClinicalDataNotAllowed(
                 "client-level data is not available in aggregate mode; start the dashboard with --clinical"
             )
-        return self.home / "published" / "clinical.duckdb"
+        return Paths(self.home).clinical_file
 
 
 def source() -> Source:

@@ -424,9 +424,26 @@ def analyze_change(
 BCA_MAX_N = 2000
 
 
-def hedges_j(n: int) -> float:
-    """Small-sample correction J = 1 − 3 / (4(n − 1) − 1)."""
-    return 1 - 3 / (4 * (n - 1) - 1)
+def hedges_j(n: Any) -> Any:
+    """Small-sample correction J = 1 − 3 / (4(n − 1) − 1) (a number, or element-wise on an array)."""
+    return 1 - 3 / (4 * (np.asarray(n, dtype=float) - 1) - 1)
+
+
+def standardized_mean_change(mean_change: Any, sd_pre: Any, higher_is_better: Any) -> np.ndarray:
+    """d = s·(M_post − M_pre) / SD_pre, positive = better (Becker 1988): the one definition of d, used by
+    `effect_sizes` and by every published table, element-wise. NaN where SD_pre is missing or not positive."""
+    mean = np.asarray(mean_change, dtype=float)
+    sd = np.asarray(sd_pre, dtype=float)
+    s = np.where(np.asarray(higher_is_better, dtype=bool), 1.0, -1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, s * mean / np.where(sd > 0, sd, 1.0), np.nan)
+
+
+def hedges_g(d: Any, n: Any) -> np.ndarray:
+    """g = J(n)·d (Hedges' small-sample correction), element-wise; NaN where n < 3."""
+    count = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(count >= 3, np.asarray(d, dtype=float) * hedges_j(np.maximum(count, 3)), np.nan)
 
 
 def _smc(pre: np.ndarray, post: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -468,6 +485,7 @@ def effect_sizes(
     seed: int = 20261,
     confidence: float = 0.95,
     intervals: tuple[str, ...] = ("d", "g", "dz"),
+    bootstrap_max_n: int = BCA_MAX_N,
 ) -> dict[str, Any]:
     """Paired pre/post effect sizes, signed so that positive = better, each with a seeded bootstrap CI (BCa).
 
@@ -475,7 +493,7 @@ def effect_sizes(
     g   = J·d, J = 1 − 3/(4(n − 1) − 1)  (Hedges' small-sample correction)
     d_z = s·mean(post − pre) / SD(post − pre)
 
-    CIs are computed for the statistics named in ``intervals``. Up to ``BCA_MAX_N`` paired subjects they are
+    CIs are computed for the statistics named in ``intervals``. Up to ``bootstrap_max_n`` paired subjects they are
     BCa bootstrap intervals. Above it (BCa's jackknife grows with n², and any bootstrap with n × resamples)
     they are normal intervals with the nonparametric delta-method standard error (`_delta_method_ci`) — the
     large-sample limit the bootstrap approximates, with no Monte Carlo error and no normality assumption.
@@ -494,7 +512,7 @@ def effect_sizes(
         "mean_change": float(np.mean(y - x)) if n else None,
         "d": None, "d_ci": (None, None), "g": None, "g_ci": (None, None), "dz": None, "dz_ci": (None, None),
         "d_definition": "standardized mean change with the pre-test SD, positive = better",
-        "ci_method": f"bootstrap BCa, {n_resamples} resamples, seed {seed}" if n <= BCA_MAX_N
+        "ci_method": f"bootstrap BCa, {n_resamples} resamples, seed {seed}" if n <= bootstrap_max_n
         else "normal, nonparametric delta-method SE",
     }  # fmt: skip
     if n < 3 or not _sd(x) > 0:
@@ -510,7 +528,7 @@ def effect_sizes(
         out[name] = value if math.isfinite(value) else None
         if name not in intervals:
             continue
-        if n > BCA_MAX_N:
+        if n > bootstrap_max_n:
             diff = y - x
             factor = s * (j if name == "g" else 1.0)
             out[f"{name}_ci"] = _delta_method_ci(diff, diff if name == "dz" else x, factor, confidence)
@@ -520,7 +538,7 @@ def effect_sizes(
             try:
                 result = stats.bootstrap(
                     (x, y), statistic, paired=True, vectorized=True, n_resamples=n_resamples,
-                    confidence_level=confidence, method="BCa" if n <= BCA_MAX_N else "percentile",
+                    confidence_level=confidence, method="BCa",
                     rng=np.random.default_rng(seed),
                 )  # fmt: skip
                 lo, hi = float(result.confidence_interval.low), float(result.confidence_interval.high)
@@ -601,7 +619,8 @@ def cronbach_alpha(items: np.ndarray) -> float | None:
 
 # --- the pipeline's episode-level change (DESIGN 5.2, 5.3) ---------------------------------------------------
 
-#: A baseline may be administered up to this many days after the first attended treatment session.
+#: A baseline may be administered up to this many days after the first attended treatment session (the default of
+#: the setting `outcomes.baseline_window_days`, for the researcher API).
 BASELINE_WINDOW_DAYS = 14
 PAIR_KEY = ["client_id", "instrument", "scale"]
 #: What `pair_baseline_latest` gives per episode × scale besides ``first_session`` (all kept in `client_change`).
@@ -636,12 +655,14 @@ def session_numbers(events: pl.DataFrame, sessions: pl.DataFrame, date_column: s
     return joined["_n"].fill_null(0).cast(pl.Int64)
 
 
-def pair_baseline_latest(scores: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+def pair_baseline_latest(
+    scores: pl.DataFrame, sessions: pl.DataFrame, window_days: int = BASELINE_WINDOW_DAYS
+) -> pl.DataFrame:
     """Baseline and latest administration per episode × instrument × scale (DESIGN 5.2).
 
     Baseline = the first scored administration, provided it is no later than the first attended treatment
-    session + 14 days (otherwise the episode has no baseline for that scale); latest = the last scored
-    administration on a later date. ``paired`` when both exist.
+    session + ``window_days`` (settings `outcomes.baseline_window_days`, 14; otherwise the episode has no baseline
+    for that scale); latest = the last scored administration on a later date. ``paired`` when both exist.
     """
     first_session = (
         treatment_sessions(sessions).group_by("client_id").agg(pl.col("session_date").min().alias("first_session"))
@@ -656,7 +677,7 @@ def pair_baseline_latest(scores: pl.DataFrame, sessions: pl.DataFrame) -> pl.Dat
     )
     per = per.join(first_session, on="client_id", how="left")
     has_baseline = pl.col("first_session").is_not_null() & (
-        pl.col("first_date") <= pl.col("first_session") + pl.duration(days=BASELINE_WINDOW_DAYS)
+        pl.col("first_date") <= pl.col("first_session") + pl.duration(days=window_days)
     )
     pairs = (
         per.with_columns(

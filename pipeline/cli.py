@@ -20,8 +20,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from pipeline.config import Paths, resolve_home
+from pipeline.config import resolve_home
 from pipeline.io import WarehouseBusy
 from pipeline.settings import Settings, SettingsError
 from pipeline.summary import EXIT_BUSY, EXIT_INTERNAL, EXIT_REJECTED, RunSummary
@@ -67,7 +68,7 @@ def _settings(home: Path | None, explicit: Path | None) -> Settings:
         return settings.load(resolve_home(home).home, explicit)
     except SettingsError as exc:
         for problem in exc.problems:
-            err.print(f"[red]{problem}.[/red]")
+            err.print(f"[red]{escape(str(problem))}.[/red]")
         err.print("[red]Fix the settings file (run `ifs-outcomes settings` to see every key) and run again.[/red]")
         raise typer.Exit(EXIT_REJECTED) from None
 
@@ -78,7 +79,7 @@ def _parse_date(value: str | None, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        err.print(f"[red]{option} must be a date such as 2026-10-31, not {value!r}.[/red]")
+        err.print(f"[red]{escape(str(option))} must be a date such as 2026-10-31, not {escape(repr(value))}.[/red]")
         raise typer.Exit(EXIT_REJECTED) from None
 
 
@@ -100,7 +101,7 @@ def _guard(home: Path | None, as_json: bool = False) -> Iterator[None]:
         )
         if as_json:
             out.print_json(json.dumps({"status": "busy", "exit_code": EXIT_BUSY, "message": message, "batches": []}))
-        err.print(f"[red]{message}[/red]")
+        err.print(f"[red]{escape(str(message))}[/red]")
         raise typer.Exit(EXIT_BUSY) from None
     except Exception:
         from pipeline.identifiers import redact
@@ -136,7 +137,7 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
         colour = {0: "green", 1: "yellow"}.get(batch.exit_code, "red")
         out.print(f"[bold]{batch.batch_id}[/bold]  [{colour}]{batch.status}[/{colour}]")
         for error in batch.errors:
-            out.print(f"  [red]{error['message']}[/red]")
+            out.print(f"  [red]{escape(str(error['message']))}[/red]")
         for name, counts in batch.tables.items():
             out.print(
                 f"  {name:<9} received {counts['received']:>9,}  loaded {counts['loaded']:>9,}  "
@@ -149,9 +150,9 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
         if csvs:
             out.print("  fix and resend (reasons beside each file):")
             for f in csvs:
-                out.print(f"    {f}")
+                out.print(f"    {escape(f)}")
         for warning in batch.warnings:
-            out.print(f"  [dim]note: {warning}[/dim]")
+            out.print(f"  [dim]note: {escape(warning)}[/dim]")
     if summary.as_of:
         out.print(f"warehouse as-of date: {summary.as_of}")
     for path in summary.published:
@@ -159,7 +160,7 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
     if summary.report:
         out.print(f"report: {summary.report}")
     if summary.report_error:
-        err.print(f"[red]{summary.report_error}.[/red]")
+        err.print(f"[red]{escape(str(summary.report_error))}.[/red]")
 
 
 def _finish(summary: RunSummary, as_json: bool) -> None:
@@ -179,7 +180,7 @@ def demo(
     from pipeline import synth
 
     if fmt not in ("csv", "parquet"):
-        err.print(f"[red]--format must be csv or parquet, not {fmt!r}.[/red]")
+        err.print(f"[red]--format must be csv or parquet, not {escape(repr(fmt))}.[/red]")
         raise typer.Exit(EXIT_REJECTED)
     as_of_date = _parse_date(as_of, "--as-of")
     with _guard(None), _progress() as progress:
@@ -231,31 +232,16 @@ def refresh(
     if all_raw:
         folders += stages.raw_batches(paths)
     if not folders and not all_raw:
-        err.print(f"[red]No batch given; pass batch folders or --all (which looks in {paths.raw}).[/red]")
+        err.print(f"[red]No batch given; pass batch folders or --all (which looks in {escape(str(paths.raw))}).[/red]")
         raise typer.Exit(EXIT_REJECTED)
     run_date = _parse_date(as_of, "--as-of")
     settings = _settings(home, settings_file)
     with _guard(home, as_json), _progress() as progress:
-        summary = stages.refresh_batches(paths, folders, run_date, progress=progress, settings=settings)
-        if with_report:
-            _write_report_if_published(paths, summary)
+        summary = stages.refresh_batches(
+            paths, folders, run_date, progress=progress, settings=settings, with_report=with_report
+        )
     _print_summary(summary, as_json)
     raise typer.Exit(summary.exit_code)
-
-
-def _write_report_if_published(paths: Paths, summary: RunSummary) -> None:
-    """The default-period report, when there is a publication to report on (timed as the `report` stage), noted
-    in ``summary``. A report that cannot be built (no period to report on) is a usage problem: exit 2, never 3."""
-    if not (paths.published / "aggregate.duckdb").exists():
-        return
-    from pipeline.report import ReportError, write_report
-    from pipeline.stage_timing import stage
-
-    with stage("report"):
-        try:
-            summary.report = str(write_report(paths) / "report.html")
-        except ReportError as exc:
-            summary.report_error = f"The report was not written: {exc}"
 
 
 @app.command()
@@ -278,9 +264,9 @@ def quickstart(
             err.print(f"made a demo batch in {paths.raw / 'demo'}")
         with _progress() as progress:
             summary = stages.refresh_batches(
-                paths, stages.raw_batches(paths), dt.date.today(), progress=progress, settings=settings
-            )
-        _write_report_if_published(paths, summary)
+                paths, stages.raw_batches(paths), dt.date.today(), progress=progress, settings=settings,
+                with_report=True,
+            )  # fmt: skip
     _print_summary(summary, as_json)
     if not as_json:
         out.print(f"warehouse: {paths.warehouse}")
@@ -311,7 +297,7 @@ def remove_batch(
                 paths, batch_id, run_date, settings=settings, cascade=cascade, progress=progress
             )
         except stages.RemovalRefused as exc:
-            err.print(f"[red]{exc}.[/red]")
+            err.print(f"[red]{escape(str(exc))}.[/red]")
             raise typer.Exit(EXIT_REJECTED) from None
     if as_json:
         out.print_json(json.dumps(summary.to_dict()))
@@ -327,6 +313,37 @@ def remove_batch(
     raise typer.Exit(0)
 
 
+@app.command("settings")
+def show_settings(
+    home: HomeOption = None,
+    settings_file: SettingsOption = None,
+    as_json: JsonOption = False,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print a complete, commented settings.toml to copy into the home.")
+    ] = False,
+) -> None:
+    """The settings in force — every threshold the pipeline uses — with where each value came from."""
+    from pipeline import settings as practice_settings
+
+    current = _settings(home, settings_file)
+    if template:
+        out.print(practice_settings.template(current), markup=False, highlight=False)
+        raise typer.Exit(0)
+    rows = current.rows()
+    if as_json:
+        out.print_json(json.dumps(rows, default=list))
+        raise typer.Exit(0)
+    place = resolve_home(home).home / practice_settings.SETTINGS_FILE
+    out.print(f"settings in force (defaults, then {place} if present, then --settings):")
+    for row in rows:
+        value = row["value"]
+        shown = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        source = "" if row["source"] == "default" else f"  [yellow]from {row['source']}[/yellow]"
+        out.print(f"  [bold]{row['key']}[/bold] = {shown}{source}")
+        out.print(f"      [dim]{row['doc']}[/dim]")
+    raise typer.Exit(0)
+
+
 @app.command()
 def batches(home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List the batches loaded in the warehouse (the ids `remove-batch` takes), oldest first."""
@@ -335,7 +352,10 @@ def batches(home: HomeOption = None, as_json: JsonOption = False) -> None:
 
     paths = resolve_home(home)
     if not paths.warehouse.exists():
-        err.print(f"[red]There is no warehouse under {paths.home} yet: run `make run` or `ifs-outcomes refresh`.[/red]")
+        err.print(
+            f"[red]There is no warehouse under {escape(str(paths.home))} yet: run `make run` or "
+            "`ifs-outcomes refresh`.[/red]"
+        )
         raise typer.Exit(EXIT_REJECTED)
     with _guard(home, as_json), io.warehouse(paths.warehouse, read_only=True) as con:
         rows = io.query_pl(
@@ -456,7 +476,7 @@ def change(
     from pipeline import change_approaches as ca
 
     def usage(message: str) -> None:
-        err.print(f"[red]{message}[/red]")
+        err.print(f"[red]{escape(str(message))}[/red]")
         raise typer.Exit(EXIT_REJECTED)
 
     def note(message: str) -> None:
@@ -603,7 +623,7 @@ def _print_change(summary: dict[str, Any], result: Any, out_file: Path) -> None:
         slope = f", average slope {model['fixed_slope']:.3g}" if "fixed_slope" in model else ""
         out.print(f"HLM fit ({model['formula']}, {model['estimation']}): {state}{slope}")
         if model.get("message"):
-            out.print(f"  [red]{model['message']}[/red]")
+            out.print(f"  [red]{escape(str(model['message']))}[/red]")
         for warning in model.get("warnings", []):
             out.print(f"  [dim]statsmodels: {warning}[/dim]")
     ha = summary.get("ha_group_level")
@@ -644,7 +664,7 @@ def report(
         try:
             folder = write_report(paths, period)
         except ReportError as exc:
-            err.print(f"[red]{exc}.[/red]")
+            err.print(f"[red]{escape(str(exc))}.[/red]")
             raise typer.Exit(EXIT_REJECTED) from None
     if as_json:
         out.print_json((folder / "summary.json").read_text(encoding="utf-8"))
@@ -667,7 +687,7 @@ def export(
         try:
             manifest = write_export(paths, out_dir, command="ifs-outcomes " + " ".join(sys.argv[1:]))
         except ExportError as exc:
-            err.print(f"[red]{exc}.[/red]")
+            err.print(f"[red]{escape(str(exc))}.[/red]")
             raise typer.Exit(EXIT_REJECTED) from None
     for name, facts in manifest["files"].items():
         if "rows" in facts:
@@ -691,12 +711,15 @@ def dashboard(
     import os
 
     paths = resolve_home(home)
-    aggregate = paths.published / "aggregate.duckdb"
+    aggregate = paths.aggregate_file
     if not aggregate.exists():
-        err.print(f"[red]{aggregate} does not exist yet: run `make run` (or `ifs-outcomes refresh --all`) first.[/red]")
+        err.print(
+            f"[red]{escape(str(aggregate))} does not exist yet: run `make run` (or `ifs-outcomes refresh --all`) "
+            "first.[/red]"
+        )
         raise typer.Exit(EXIT_REJECTED)
-    if clinical and not (paths.published / "clinical.duckdb").exists():
-        err.print(f"[red]{paths.published / 'clinical.duckdb'} does not exist yet: run a refresh first.[/red]")
+    if clinical and not paths.clinical_file.exists():
+        err.print(f"[red]{escape(str(paths.clinical_file))} does not exist yet: run a refresh first.[/red]")
         raise typer.Exit(EXIT_REJECTED)
     app_file = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
     env = {
@@ -746,7 +769,9 @@ def bench(
     chosen = [t.upper() for t in (tiers or ["S"])]
     unknown = [t for t in chosen if t not in TIERS]
     if unknown or fmt not in ("csv", "parquet"):
-        err.print(f"[red]--tier must be S, M or L and --format csv or parquet (got {unknown or fmt}).[/red]")
+        err.print(
+            f"[red]--tier must be S, M or L and --format csv or parquet (got {escape(str(unknown or fmt))}).[/red]"
+        )
         raise typer.Exit(EXIT_REJECTED)
     with _guard(None), _progress() as progress:
         for name in chosen:
@@ -759,7 +784,7 @@ def bench(
                     progress=progress,
                 )
             except runner.BenchmarkFailed as exc:
-                err.print(f"[red]Benchmark tier {name} failed: {exc}.[/red]")
+                err.print(f"[red]Benchmark tier {escape(str(name))} failed: {escape(str(exc))}.[/red]")
                 raise typer.Exit(EXIT_INTERNAL) from None
             _, markdown = runner.write_results(record, results or runner.RESULTS)
             out.print(markdown.read_text(encoding="utf-8"))
@@ -774,10 +799,10 @@ def docs(
     ),
 ) -> None:
     """Regenerate the data dictionary of the published tables from schemas/published.py (`make docs`)."""
-    from pipeline.docs import data_dictionary_text
+    from schemas.published import data_dictionary
 
     with _guard(None):
-        out_file.write_text(data_dictionary_text(), encoding="utf-8")
+        out_file.write_text(data_dictionary(), encoding="utf-8")
     out.print(f"wrote {out_file}")
 
 

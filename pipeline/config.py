@@ -12,6 +12,9 @@ from pathlib import Path
 
 HOME_ENV = "IFS_OUTCOMES_HOME"
 DEFAULT_HOME = Path("data")
+#: The published files, ``<home>/published/<name>.duckdb``, in the order they are written: client-level (for
+#: clinicians' own caseloads) and disclosure-controlled aggregates (for sharing). Named here and nowhere else.
+PUBLISHED_FILES: tuple[str, ...] = ("clinical", "aggregate")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,20 @@ class Paths:
     @property
     def published(self) -> Path:
         return self.home / "published"
+
+    def published_file(self, name: str) -> Path:
+        """``<home>/published/<name>.duckdb`` for a name of `PUBLISHED_FILES`."""
+        if name not in PUBLISHED_FILES:
+            raise ValueError(f"not a published file: {name!r}")
+        return self.published / f"{name}.duckdb"
+
+    @property
+    def aggregate_file(self) -> Path:
+        return self.published_file("aggregate")
+
+    @property
+    def clinical_file(self) -> Path:
+        return self.published_file("clinical")
 
     @property
     def reports(self) -> Path:

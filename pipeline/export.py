@@ -92,23 +92,17 @@ def protect_quasi_identifiers(episodes: pl.DataFrame, k: int) -> tuple[pl.DataFr
     return released.drop("_row"), counts
 
 
-def build_export(
-    paths: Paths, k: int = DEFAULTS.indicators.disclosure_k
-) -> tuple[dict[str, pl.DataFrame], dict[int, int]]:
+def build_export(paths: Paths, k: int = DEFAULTS.disclosure.k) -> tuple[dict[str, pl.DataFrame], dict[int, int]]:
     """The research tables, de-identified (in memory), and how many episodes ended at each generalization level."""
-    clinical = paths.published / "clinical.duckdb"
+    clinical = paths.clinical_file
     if not paths.warehouse.exists() or not clinical.exists():
         raise ExportError("no warehouse or published files yet: run `make run` (or `ifs-outcomes refresh --all`) first")
     with io.warehouse(paths.warehouse, read_only=True) as con:
         clients = io.query_pl(con, "SELECT * FROM clients")
         sessions = io.query_pl(con, "SELECT * FROM sessions")
-    import duckdb
-
-    with duckdb.connect(str(clinical), read_only=True) as con:
-        engagement = io.query_pl(con, "SELECT * FROM episode_engagement")
-        change = io.query_pl(con, "SELECT * FROM client_change")
-        scores = io.query_pl(con, "SELECT * FROM client_scores")
-        milestones = io.query_pl(con, "SELECT * FROM milestones")
+    published = io.read_all_tables(clinical)
+    engagement, change = published["episode_engagement"], published["client_change"]
+    scores, milestones = published["client_scores"], published["milestones"]
 
     rng = secrets.SystemRandom()
     episode_ids = _random_ids(clients["client_id"].to_list(), "E", rng)
@@ -158,7 +152,7 @@ def build_export(
     return out, levels
 
 
-def write_export(paths: Paths, out: Path, command: str, k: int = DEFAULTS.indicators.disclosure_k) -> dict[str, Any]:
+def write_export(paths: Paths, out: Path, command: str, k: int = DEFAULTS.disclosure.k) -> dict[str, Any]:
     """Write the package to `out`; returns the manifest."""
     from pipeline.stages import code_version
 

@@ -23,8 +23,6 @@ from pipeline.settings import DEFAULTS, Settings
 from schemas.inputs import TABLES, TABLES_BY_NAME, TableSpec
 
 ROW = "_row"  # 1-based data row number in the source file (row 1 is the first row after the header)
-#: An answers file larger than this is split by client into parts of about this size (bounded memory).
-PARTITION_BYTES = 48 * 2**20
 #: A batch id names a folder under the home: it starts with a letter or digit, so it is never '.', '..' or an option.
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BATCH_TOML_KEYS = {"batch_id", "exported_at", "source"}
@@ -407,12 +405,13 @@ def _unreadable(path: Path, exc: io.UnreadableFile) -> BatchRejected:
 def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None, settings: Settings = DEFAULTS) -> Batch:
     """Identify and read a batch as text frames holding exactly the contract's columns.
 
-    With a ``staging`` folder, an answers file over `PARTITION_BYTES` is split there by client instead of read
-    whole (see `Batch.measure_parts`; its identifier check happens as the parts are read); the caller removes
-    the folder when done.
+    With a ``staging`` folder, an answers file over the setting `engine.partition_mb` is split there by client
+    instead of read whole (see `Batch.measure_parts`; its identifier check happens as the parts are read); the
+    caller removes the folder when done.
     """
     ident = identify(folder, run_date, settings)
     regions = settings.identifiers.phone_regions
+    part_bytes = max(1, int(settings.engine.partition_mb * 2**20))
     tables: dict[str, pl.DataFrame] = {}
     file_names: dict[str, str] = {}
     measure_parts: list[Path] = []
@@ -421,11 +420,11 @@ def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None, set
         if path is None:
             frame = pl.DataFrame(schema=dict.fromkeys(spec.columns, pl.String))
             file_names[spec.name] = f"{spec.name}.csv"
-        elif spec.name == "measures" and staging is not None and path.stat().st_size > PARTITION_BYTES:
+        elif spec.name == "measures" and staging is not None and path.stat().st_size > part_bytes:
             file_names[spec.name] = path.name
             try:
                 check_columns(path.name, io.text_columns(path), spec, regions)
-                parts = -(-path.stat().st_size // PARTITION_BYTES)
+                parts = -(-path.stat().st_size // part_bytes)
                 measure_parts = io.partition_as_text(path, staging / spec.name, parts, "client_id", ROW)
             except io.UnreadableFile as exc:
                 raise _unreadable(path, exc) from exc

@@ -245,8 +245,33 @@ def warehouse_ddl() -> list[tuple[str, str]]:
 
 
 def sql_text(layer: str, name: str) -> str:
-    """The text of ``pipeline/sql/<layer>/<name>.sql`` (one table per file, header first)."""
-    return (resources.files("pipeline") / "sql" / layer / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of ``pipeline/sql/<layer>/<name>.sql`` (one table per file, header first; ``layer`` may be '')."""
+    folder = resources.files("pipeline") / "sql"
+    return (folder / layer / f"{name}.sql" if layer else folder / f"{name}.sql").read_text(encoding="utf-8")
+
+
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def bound(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a statement names (DuckDB refuses any it does not use); a missing one is a bug."""
+    names = set(_PARAMETER.findall(sql))
+    missing = names - set(params)
+    if missing:
+        raise KeyError(f"SQL parameters without a value: {sorted(missing)}")
+    return {name: params[name] for name in names}
+
+
+def create_temp_table(con: duckdb.DuckDBPyConnection, name: str, sql: str, params: dict[str, Any]) -> None:
+    """``CREATE OR REPLACE TEMP TABLE name AS <sql>`` with bound parameters (``name`` is a code constant)."""
+    if not name.isidentifier():
+        raise ValueError(f"not a table name: {name!r}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bound(sql, params))
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+    """`query_pl` with named parameters, passing only those the statement uses."""
+    return con.sql(sql, params=bound(sql, params or {})).pl()
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:
@@ -275,6 +300,20 @@ def warehouse(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCo
         yield con
     finally:
         con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All of the block or nothing: any exception rolls back and is raised again. (DuckDB 2.0 silently rolls back
+    a COMMIT of an aborted transaction, so an error must never reach the commit; callers that must know the commit
+    applied read a row of it back, as the load does.)"""
+    con.begin()
+    try:
+        yield
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
 
 
 def has_tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline import io
 from pipeline.faults import fault_point
 from pipeline.ingest import ROW
 from pipeline.validate import Loaded, ValidationResult
@@ -122,8 +123,7 @@ def _quarantine_rows(result: ValidationResult, run: RunRecord) -> pl.DataFrame:
 
 def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: RunRecord) -> None:
     """Write the batch's valid rows, its quarantine reasons and its ledger row, all or nothing."""
-    con.begin()
-    try:
+    with io.transaction(con):
         for spec in TABLES:
             valid = result.tables[spec.name].valid
             if result.tables[spec.name].valid_files:
@@ -141,10 +141,6 @@ def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: Ru
             con.unregister("incoming_quarantine")
         record_run(con, run)
         fault_point("load:in_transaction")
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
     found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]).fetchall()
     if found[0][0] != 1:
         raise CommitNotApplied(f"run {run.run_id}: the commit did not apply; the warehouse is unchanged")

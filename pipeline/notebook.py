@@ -11,11 +11,12 @@ from pathlib import Path
 import polars as pl
 
 from pipeline import io
+from pipeline.config import Paths
 
 
 def load_published(home: Path | str = "data", file: str = "aggregate") -> dict[str, pl.DataFrame]:
     """Every table of `<home>/published/<file>.duckdb` (file = aggregate or clinical), read-only."""
-    path = Path(home) / "published" / f"{file}.duckdb"
+    path = Paths(Path(home)).published_file(file)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run `make run` or `ifs-outcomes refresh` first")
     return io.read_all_tables(path)

@@ -138,7 +138,7 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
             **{f: _cell(row, f) for f in HEADLINE_FIELDS},
             "suppressed": _suppressed(row, HEADLINE_FIELDS),
         }
-    quarantined = int(quality.filter(pl.col("measure") == "quarantined")["rows"].sum() or 0)
+    totals = t["data_quality_summary"].row(0, named=True)
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "period": period,
@@ -177,9 +177,9 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
             )
         },
         "data_quality": {
-            "batches": quality["batch_id"].n_unique(),
-            "rows_received": int(quality.filter(pl.col("measure") == "received")["rows"].sum() or 0),
-            "rows_quarantined": quarantined,
+            "batches": totals["batches"],
+            "rows_received": totals["received"],
+            "rows_quarantined": totals["quarantined"],
         },
     }
 
@@ -476,7 +476,7 @@ def render_markdown(report: Report) -> str:
 
 def write_report(paths: Paths, period: str | None = None) -> Path:
     """Build and write the report folder atomically file by file; returns the folder."""
-    report = build_report(paths.published / "aggregate.duckdb", period)
+    report = build_report(paths.aggregate_file, period)
     folder = io.contained(paths.reports, report.period)
     k = int(report.summary["disclosure"]["k"])
     (folder / "tables").mkdir(parents=True, exist_ok=True)

@@ -84,16 +84,58 @@ class ContractSettings:
 
 
 @dataclass(frozen=True)
-class IndicatorSettings:
-    """Every practice-adjustable threshold of the indicators, with its documented default (docs/indicators.md).
+class OutcomeSettings:
+    """Pairing, change and effect sizes (docs/indicators.md §3-7)."""
 
-    Thresholds marked practice-defined are labelled so wherever their results are shown.
-    """
+    baseline_window_days: int = _setting(
+        14, "A baseline may be administered up to this many days after the first attended treatment session.",
+        _between(0, 365),
+    )  # fmt: skip
+    bootstrap_resamples: int = _setting(
+        2000, "Bootstrap resamples for effect-size confidence intervals (BCa).", _between(100, 100_000)
+    )
+    bootstrap_max_n: int = _setting(
+        2000, "Above this many paired episodes, effect-size CIs use the delta method instead of the bootstrap.",
+        _between(10, 1_000_000),
+    )  # fmt: skip
+    bootstrap_seed: int = _setting(20261, "Seed of the effect-size bootstrap (results are reproducible).")
+    density_bins: int = _setting(
+        8, "Bins per axis of the baseline × latest grid (the aggregate Jacobson plot).", _between(2, 40)
+    )
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """The IFS process milestones (docs/indicators.md §8)."""
 
     protector_trust_min: int = _setting(
         7, "M1 protector trust: a session with protector_trust at least this and unblending partial or full.",
         _between(0, 10),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SelfLeadershipSettings:
+    """Self-leadership trajectories and the practice-defined index (docs/indicators.md §9)."""
+
+    index_weights: tuple[float, float, float] = _setting(
+        (0.5, 0.25, 0.25),
+        "Self-leadership index (practice-defined): weights of the Self score (POMP), clinician-rated Self-energy "
+        "and the inverse of polarization; renormalised over what exists.",
+        lambda v: None if len(v) == 3 and all(w >= 0 for w in v) and sum(v) > 0 else "must be three weights >= 0",
+    )
+    slope_min_points: int = _setting(
+        3, "A per-episode slope (Self measures, coaching resistance) needs at least this many points.", _between(2, 100)
+    )
+    trajectory_max_session: int = _setting(
+        40, "The published trajectory goes up to this attended session number.", _between(5, 200)
+    )
+
+
+@dataclass(frozen=True)
+class EngagementSettings:
+    """Engagement, endings and dropout (docs/indicators.md §10)."""
+
     lapse_days: int = _setting(
         42, "An open episode with no attended session in this many days before the as-of date is lapsed.",
         _between(1, 3650),
@@ -102,35 +144,85 @@ class IndicatorSettings:
         0.75, "Modality of an episode: in_person or telehealth when at least this share of attended sessions were.",
         _between(0.5, 1),
     )  # fmt: skip
-    disclosure_k: int = _setting(
-        11, "Disclosure threshold: counts of 1 to k-1 are never shown (the CMS rule is k = 11).", _between(2, 100)
-    )
-    index_weights: tuple[float, float, float] = _setting(
-        (0.5, 0.25, 0.25),
-        "Self-leadership index (practice-defined): weights of the Self score (POMP), clinician-rated Self-energy "
-        "and the inverse of polarization; renormalised over what exists.",
-        lambda v: None if len(v) == 3 and all(w >= 0 for w in v) and sum(v) > 0 else "must be three weights >= 0",
-    )
-    slope_min_points: int = _setting(3, "A per-client slope needs at least this many points.", _between(2, 100))
-    choice_point_resistance: float = _setting(
-        7.0, "Coaching choice point (practice-defined): mean resistance over three attended sessions at least this.",
-        _between(0, 10),
+
+
+@dataclass(frozen=True)
+class CoachingSettings:
+    """Coaching: Goal Attainment Scaling and the choice point (docs/indicators.md §11)."""
+
+    choice_point_window: int = _setting(
+        3, "Coaching choice point (practice-defined): judged over an attended session and the ones before it, this "
+        "many in all.", _between(1, 10),
     )  # fmt: skip
+    choice_point_resistance: float = _setting(
+        7.0, "Coaching choice point: mean resistance over the window at least this.", _between(0, 10)
+    )
     choice_point_follow_through: float = _setting(
-        0.5, "Coaching choice point: commitment follow-through over those sessions below this (or caseness).",
+        0.5, "Coaching choice point: commitment follow-through over the window below this (or caseness).",
         _between(0, 1),
     )  # fmt: skip
     choice_point_continued_sessions: int = _setting(
         3, "After a choice point, this many further attended sessions count as continued coaching.", _between(1, 50)
     )
-    gas_rho: float = _setting(0.3, "Goal Attainment Scaling inter-goal correlation (Kiresuk & Sherman 1968).",
-                              _between(0, 0.99))  # fmt: skip
+    gas_rho: float = _setting(
+        0.3, "Goal Attainment Scaling inter-goal correlation (Kiresuk & Sherman 1968).", _between(0, 0.99)
+    )
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Early-warning flags for clinicians (docs/indicators.md §12)."""
+
+    min_session_number: int = _setting(
+        3, "Not-on-track is judged from this attended session number on.", _between(1, 50)
+    )
+    min_reference: int = _setting(
+        30, "A severity band's cell needs this many other episodes, else bands are pooled (and below it again, the "
+        "episode is not assessed).", _between(5, 10_000),
+    )  # fmt: skip
+    worst_share: float = _setting(
+        0.2, "Not on track: change among the worst this share of other episodes at the same session number.",
+        _between(0.01, 0.5),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DisclosureSettings:
+    """Disclosure control of the shareable publication (docs/indicators.md §13, DESIGN 6)."""
+
+    k: int = _setting(
+        11, "Counts of 1 to k-1 are never shown; means and other statistics need at least k (CMS rule: 11).",
+        _between(2, 100),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the work is split to keep memory bounded (benchmarks/README.md); no effect on any number."""
+
+    partition_mb: float = _setting(
+        48.0, "An answers file larger than this (MB) is split by client and judged and loaded part by part.",
+        _between(0.0001, 100_000),
+    )  # fmt: skip
+    scoring_part_rows: int = _setting(
+        4_000_000, "Answers are scored this many at a time (whole clients per part).", _between(1_000, 10**9)
+    )
+    incremental_max_share: float = _setting(
+        0.2, "A load touching at most this share of clients rescores only those clients.", _between(0, 1)
+    )
 
 
 SECTIONS: dict[str, type] = {
     "identifiers": IdentifierSettings,
     "contract": ContractSettings,
-    "indicators": IndicatorSettings,
+    "outcomes": OutcomeSettings,
+    "process": ProcessSettings,
+    "self_leadership": SelfLeadershipSettings,
+    "engagement": EngagementSettings,
+    "coaching": CoachingSettings,
+    "alerts": AlertSettings,
+    "disclosure": DisclosureSettings,
+    "engine": EngineSettings,
 }
 
 
@@ -140,7 +232,14 @@ class Settings:
 
     identifiers: IdentifierSettings = IdentifierSettings()
     contract: ContractSettings = ContractSettings()
-    indicators: IndicatorSettings = IndicatorSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
+    process: ProcessSettings = ProcessSettings()
+    self_leadership: SelfLeadershipSettings = SelfLeadershipSettings()
+    engagement: EngagementSettings = EngagementSettings()
+    coaching: CoachingSettings = CoachingSettings()
+    alerts: AlertSettings = AlertSettings()
+    disclosure: DisclosureSettings = DisclosureSettings()
+    engine: EngineSettings = EngineSettings()
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def values(self) -> dict[str, dict[str, Any]]:
@@ -148,9 +247,14 @@ class Settings:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
     def fingerprint(self) -> str:
-        """A short hash of every value in force: recorded with each publication."""
-        text = json.dumps(self.values(), sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """A short hash of every value that can change a number (the engine section cannot): recorded with each
+        derived product, so that changing a setting rebuilds what depends on it."""
+        values = {k: v for k, v in self.values().items() if k != "engine"}
+        return hashlib.sha256(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        """Every value in force, as published with each publication."""
+        return json.dumps(self.values(), sort_keys=True, default=list)
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per setting: key, value, default, source and doc (for `ifs-outcomes settings`)."""
@@ -172,6 +276,31 @@ class Settings:
 
 
 DEFAULTS = Settings()
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def template(settings: Settings = DEFAULTS) -> str:
+    """A complete settings.toml — every key with its documentation, commented out at its value — to copy into the
+    home and edit (``ifs-outcomes settings --template > data/settings.toml``)."""
+    lines = [
+        "# ifs-outcomes settings: uncomment a line and change its value; `ifs-outcomes settings` shows what is",
+        "# in force and where each value came from. Every number is documented in docs/indicators.md.",
+    ]
+    for name, cls in SECTIONS.items():
+        lines += ["", f"[{name}]", *([f"# {cls.__doc__.strip().splitlines()[0]}"] if cls.__doc__ else [])]
+        for f in dataclasses.fields(cls):
+            lines.append(f"# {f.metadata['doc']}")
+            lines.append(f"# {f.name} = {_toml_value(getattr(getattr(settings, name), f.name))}")
+    return "\n".join(lines) + "\n"
 
 
 def _coerce(value: Any, default: Any, key: str) -> tuple[Any, str | None]:

@@ -1,47 +1,39 @@
-"""THE ordered stages, and the runs built from them: `validate` (no writes), `refresh` and `remove-batch`.
+"""THE ordered stages (`STAGES`), the one runner that runs them, and the commands built from it: `validate` (no
+writes), `refresh` and `remove-batch`.
 
-Per batch: ingest → validate → stage its quarantine files → load (one transaction) → put its quarantine files in
-place. Then, for the warehouse as a whole, `bring_up_to_date`: score (outcomes) → indicators → publish. Each batch is
-its own transaction, in the order given; the exit code of several batches is the highest.
+Per batch, each in its own transaction, in the order given: ingest (identify; an export loaded before is skipped)
+→ read → validate → load (the quarantine files staged before the commit, put in place after). Then, for the
+warehouse as a whole: score → indicators → publish → checkpoint (→ report, when asked). Every stage is a named
+function of the run's state in `STAGES`; `run_stages` times each (`stage_timing`) and reports its progress. The exit
+code of several batches is the highest.
 
 **Recovery by design.** Every derived product records the state of the loaded data it reflects: the outcome tables
-in the warehouse's `derived_state` row (written in their own transaction), each published file in its
-`publication` row, each batch's quarantine folder in its `MANIFEST.json` (its files are written under
-`quarantine/.pending/<run>` before the load commits and moved into place after). `bring_up_to_date` runs on every
-refresh — also one with nothing new to load — compares each product with the data and rebuilds what lags, so a
-refresh interrupted anywhere and run again ends exactly where a clean run ends (`tests/test_recovery.py` kills a
-refresh at every point of `pipeline.faults.POINTS`).
+in the warehouse's `derived_state` row (`pipeline.outcomes`), each published file in its `publication` row, each
+batch's quarantine folder in its `MANIFEST.json` (`pipeline.quarantine`). The warehouse stages run on every refresh —
+also one with nothing new to load — and rebuild only what lags, so a refresh interrupted anywhere and run again ends
+exactly where a clean run ends (`tests/test_recovery.py` kills a refresh at every point of `pipeline.faults.POINTS`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
-from pipeline import identifiers, io
-from pipeline.change import (
-    PAIR_COLUMNS,
-    PAIR_KEY,
-    baseline_items,
-    build_client_change,
-    pair_baseline_latest,
-    reliability_from_baselines,
-)
-from pipeline.config import Paths
+from pipeline import identifiers, io, marts
+from pipeline.config import PUBLISHED_FILES, Paths
 from pipeline.faults import fault_point
-from pipeline.ingest import ROW, Batch, BatchIdentity, BatchRejected, identify, read_batch
+from pipeline.ingest import Batch, BatchIdentity, BatchRejected, folder_label, identify, read_batch
 from pipeline.load import (
     ACTIVE_LOADS,
     RunRecord,
@@ -50,23 +42,17 @@ from pipeline.load import (
     loaded_content_hashes,
     read_loaded_context,
     record_run,
-    runs_after,
     warehouse_as_of,
 )
-from pipeline.publish import PUBLISHED_FILES, build_publication, publish
-from pipeline.score import build_scores
+from pipeline.outcomes import DerivedState, refresh_outcomes
+from pipeline.publish import Publication, disclose, publication_meta, publish
+from pipeline.quarantine import finish_quarantine_files, place_quarantine_files, stage_quarantine_files
 from pipeline.settings import DEFAULTS, Settings
-from pipeline.stage_timing import stage
+from pipeline.stage_timing import stage as timed
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
-from schemas.inputs import CONTRACT_VERSION, RULES
+from schemas.inputs import CONTRACT_VERSION
 from schemas.registry import Registry, default_registry
-
-STAGES: tuple[str, ...] = ("ingest", "validate", "load", "score", "change", "indicators", "publish")
-#: Tables derived from the loaded data (rebuilt or updated together, atomically): the product `outcomes`.
-DERIVED_TABLES = ("scores", "scale_reliability", "client_change")
-OUTCOMES = "outcomes"
-MANIFEST = "MANIFEST.json"
 
 Progress = Callable[[str], None]
 
@@ -130,8 +116,6 @@ def _run_record(
 
 
 def _rejected_summary(path: Path, exc: BatchRejected, batch_id: str = "", content_hash: str = "") -> BatchSummary:
-    from pipeline.ingest import folder_label
-
     return BatchSummary(
         batch_id=batch_id or folder_label(path),
         status="rejected",
@@ -156,90 +140,7 @@ def _validated_summary(batch: Batch, result: ValidationResult, loaded: bool) -> 
     )
 
 
-# --- quarantine files: staged before the load commits, put in place after --------------------------------------
-
-
-def stage_quarantine_files(paths: Paths, batch_id: str, run_id: str, result: ValidationResult) -> Path:
-    """Per table, the quarantined rows exactly as received (fix and resend) and a reasons file beside them, written
-    under ``quarantine/.pending/<run>`` with a manifest naming the batch and the run (see `place_quarantine_files`).
-    """
-    folder = io.contained(paths.quarantine_pending, run_id)
-    io.remove_tree(paths.quarantine_pending, run_id)
-    folder.mkdir(parents=True)
-    files: list[str] = []
-    for name, r in result.tables.items():
-        if not r.quarantined_count:
-            continue
-        rows = r.quarantined.drop(ROW)
-        reasons = r.violations.join(
-            r.quarantined.select(ROW).with_row_index("quarantine_file_row", offset=1), on=ROW
-        ).select(
-            "quarantine_file_row",
-            pl.col(ROW).alias("source_row"),
-            "rule",
-            "column",
-            pl.col("rule").replace_strict(RULES, default="").alias("explanation"),
-        )
-        io.write_csv_atomic(rows, folder / f"{name}.csv")
-        io.write_csv_atomic(reasons, folder / f"{name}_reasons.csv")
-        files += [f"{name}.csv", f"{name}_reasons.csv"]
-    io.write_json({"batch_id": batch_id, "run_id": run_id, "files": files}, folder / MANIFEST)
-    io.fsync_folder(folder)
-    return folder
-
-
-def place_quarantine_files(paths: Paths, run_id: str) -> list[str]:
-    """Move a committed run's staged quarantine files to ``quarantine/<batch>``, replacing the batch's earlier
-    ones (a batch without quarantined rows leaves no folder). Safe to repeat after an interruption anywhere."""
-    pending = io.contained(paths.quarantine_pending, run_id)
-    manifest = json.loads((pending / MANIFEST).read_text(encoding="utf-8"))
-    batch_id = str(manifest["batch_id"])
-    target = io.contained(paths.quarantine, batch_id)
-    aside = f".replaced-{run_id}"
-    if target.exists() and not io.contained(paths.quarantine, aside).exists():
-        os.replace(target, io.contained(paths.quarantine, aside))
-    fault_point("quarantine:replacing")
-    written = [str(target / f) for f in manifest["files"]]
-    if manifest["files"]:
-        os.replace(pending, target)
-        io.fsync_folder(paths.quarantine)
-    else:
-        io.remove_tree(paths.quarantine_pending, run_id)
-    io.remove_tree(paths.quarantine, aside)
-    return written
-
-
-def finish_quarantine_files(con: io.duckdb.DuckDBPyConnection, paths: Paths) -> None:
-    """Recovery: put in place the staged files of every committed run that is its batch's latest load, and drop
-    the staged files of runs that never committed or were superseded, and folders left aside."""
-    if not paths.quarantine_pending.is_dir():
-        pending: list[str] = []
-    else:
-        pending = sorted(p.name for p in paths.quarantine_pending.iterdir())
-    latest = {
-        run_id
-        for (run_id,) in con.execute(
-            f"SELECT arg_max(run_id, finished_at) FROM ({ACTIVE_LOADS}) GROUP BY batch_id"
-        ).fetchall()
-    }
-    for run_id in pending:
-        if run_id in latest and (paths.quarantine_pending / run_id / MANIFEST).is_file():
-            place_quarantine_files(paths, run_id)
-        else:
-            io.remove_tree(paths.quarantine_pending, run_id)
-    if not paths.quarantine.is_dir():
-        return
-    for aside in paths.quarantine.glob(".replaced-*"):
-        io.remove_tree(paths.quarantine, aside.name)
-    for folder in paths.quarantine.iterdir():
-        manifest = folder / MANIFEST
-        if folder.name.startswith(".") or not manifest.is_file():
-            continue  # not written by this version of the pipeline: left as it is
-        if json.loads(manifest.read_text(encoding="utf-8")).get("run_id") not in latest:
-            io.remove_tree(paths.quarantine, folder.name)  # its batch was removed, or reloaded without quarantine
-
-
-# --- the runs --------------------------------------------------------------------------------------------------
+# --- validate: no writes ------------------------------------------------------------------------------------------
 
 
 def _loaded_context(paths: Paths) -> tuple[Loaded, dict[str, str]]:
@@ -275,6 +176,236 @@ def validate_batches(
     return RunSummary(batches=summaries, as_of=None)
 
 
+# --- the state of a run, the stages, the runner ------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """Everything a refresh knows as it goes: what it was given, the batch in hand, and what it has built."""
+
+    con: io.duckdb.DuckDBPyConnection
+    paths: Paths
+    run_date: dt.date
+    registry: Registry
+    settings: Settings
+    progress: Progress = _no_progress
+    with_report: bool = False
+    # the batch in hand (batch stages)
+    folder: Path | None = None
+    started: dt.datetime = field(default_factory=lambda: _now())
+    ident: BatchIdentity | None = None
+    batch: Batch | None = None
+    result: ValidationResult | None = None
+    summary: BatchSummary | None = None
+    #: Set by a batch stage when the batch needs no further stage (rejected, or loaded before).
+    batch_done: bool = False
+    # the warehouse (warehouse stages)
+    version: str | None = None
+    rescored: bool = False
+    as_of: dt.date | None = None
+    tables: dict[str, pl.DataFrame] | None = None
+    publication: Publication | None = None
+    published: list[str] = field(default_factory=list)
+    report: str | None = None
+    report_error: str | None = None
+
+    def reject(self, exc: BatchRejected) -> None:
+        """Record the batch's rejection in the ledger; no data table changes."""
+        assert self.folder is not None
+        ident = self.ident
+        run = _run_record(
+            ident.batch_id if ident else folder_label(self.folder), self.folder, ident.content_hash if ident else "",
+            ident.file_hashes if ident else {}, ident.as_of if ident else None, self.started, "rejected",
+            self.registry, message=exc.message,
+        )  # fmt: skip
+        record_run(self.con, run)
+        self.summary = _rejected_summary(self.folder, exc, *((ident.batch_id, ident.content_hash) if ident else ()))
+        self.batch_done = True
+
+
+def _ingest(run: Run) -> None:
+    """Identify the batch (its files, content hash, id and as-of date); an export loaded before is skipped."""
+    assert run.folder is not None
+    run.ident = identify(run.folder, run.run_date, run.settings)
+    if run.ident.content_hash in loaded_content_hashes(run.con):
+        ident = run.ident
+        record = _run_record(
+            ident.batch_id, run.folder, ident.content_hash, ident.file_hashes, ident.as_of, run.started,
+            "already_loaded", run.registry,
+        )  # fmt: skip
+        record_run(run.con, record)
+        run.summary = BatchSummary(
+            batch_id=ident.batch_id, status="already_loaded", content_hash=ident.content_hash,
+            path=identifiers.redact(str(run.folder)), run_id=record.run_id, as_of=ident.as_of,
+            warnings=list(ident.warnings),
+        )  # fmt: skip
+        run.batch_done = True
+
+
+def _staging(run: Run) -> Path:
+    assert run.ident is not None
+    return io.contained(run.paths.staging, f"{run.ident.batch_id}-{os.getpid()}")
+
+
+def _read(run: Run) -> None:
+    """Read the batch's tables as text (a large answers file split by client on disk)."""
+    assert run.folder is not None
+    run.batch = read_batch(run.folder, run.run_date, _staging(run), run.settings)
+    fault_point("batch:read")
+
+
+def _validate(run: Run) -> None:
+    """Judge every row against the contract and the warehouse as it stands."""
+    assert run.batch is not None
+    run.result = validate_batch(
+        run.batch, read_loaded_context(run.con), run.registry, spill=_staging(run) / "valid", settings=run.settings
+    )
+    fault_point("batch:validated")
+
+
+def _load(run: Run) -> None:
+    """Load the batch in one transaction (its quarantine files staged before the commit, put in place after)."""
+    assert run.batch is not None and run.result is not None and run.folder is not None
+    batch, result = run.batch, run.result
+    summary = _validated_summary(batch, result, loaded=True)
+    record = _run_record(
+        batch.batch_id, run.folder, batch.content_hash, batch.file_hashes, batch.as_of, run.started, summary.status,
+        run.registry, counts=summary.tables, by_rule=summary.quarantine_by_rule,
+    )  # fmt: skip
+    stage_quarantine_files(run.paths, batch.batch_id, record.run_id, result)
+    fault_point("quarantine:staged")
+    load_batch(run.con, result, record)
+    fault_point("load:committed")
+    summary.run_id = record.run_id
+    summary.quarantine_files = place_quarantine_files(run.paths, record.run_id)
+    fault_point("quarantine:published")
+    run.summary = summary
+
+
+def _expected_publication(run: Run) -> dict[str, Any]:
+    return {
+        "warehouse_run_id": run.version,
+        "as_of": run.as_of,
+        "registry_version": run.registry.version,
+        "settings_fingerprint": run.settings.fingerprint(),
+        "code_version": code_version(),
+    }
+
+
+def _score(run: Run) -> None:
+    """Scores, reliability and change brought up to the loaded data (nothing if current; see `pipeline.outcomes`)."""
+    run.version = data_version(run.con)
+    run.as_of = warehouse_as_of(run.con, run.run_date)
+    if run.version is None:
+        return
+    state = DerivedState(run.version, run.registry.version, run.settings.fingerprint(), code_version())
+    run.rescored = refresh_outcomes(run.con, run.registry, run.settings, state)
+
+
+def _publication_lags(run: Run) -> bool:
+    if run.version is None or run.as_of is None:
+        return False
+    expected = _expected_publication(run)
+    return run.rescored or not all(
+        _matches(io.published_meta(run.paths.published_file(name)), expected) for name in PUBLISHED_FILES
+    )
+
+
+def _indicators(run: Run) -> None:
+    """Every published table computed from the warehouse (the marts), when a publication lags the data."""
+    if run.version is not None and run.as_of is None:
+        for name in PUBLISHED_FILES:  # every batch was taken back: nothing may stay published
+            io.remove_tree(run.paths.published, run.paths.published_file(name).name)
+    if not _publication_lags(run):
+        return
+    assert run.as_of is not None and run.version is not None
+    run.tables = marts.build_all(run.con, run.as_of, run.settings, run.registry)
+    meta = publication_meta(run.as_of, run.version, run.registry.version, code_version(), run.settings)
+    run.publication = disclose(run.tables, meta, run.settings)
+    fault_point("publish:built")
+
+
+def _publish(run: Run) -> None:
+    """Both published files swapped in atomically."""
+    if run.publication is None:
+        return
+    run.published = publish(run.paths, run.publication)
+    fault_point("publish:written")
+
+
+def _checkpoint(run: Run) -> None:
+    run.con.execute("CHECKPOINT")
+    fault_point("refresh:finished")
+
+
+def _report(run: Run) -> None:
+    """The default-period report (`--report`); one it cannot write is a usage problem, said in one sentence."""
+    if not run.with_report or not run.paths.aggregate_file.exists():
+        return
+    from pipeline.report import ReportError, write_report
+
+    try:
+        run.report = str(write_report(run.paths) / "report.html")
+    except ReportError as exc:
+        run.report_error = f"The report was not written: {exc}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: its name (timed under it), what progress says, the function, and whether it runs per batch."""
+
+    name: str
+    label: str
+    run: Callable[[Run], None]
+    scope: Literal["batch", "warehouse"]
+
+
+#: THE stages of a refresh, in order.
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", "identifying", _ingest, "batch"),
+    Stage("read", "reading", _read, "batch"),
+    Stage("validate", "validating", _validate, "batch"),
+    Stage("load", "loading", _load, "batch"),
+    Stage("score", "scoring and computing change", _score, "warehouse"),
+    Stage("indicators", "computing indicators", _indicators, "warehouse"),
+    Stage("publish", "publishing", _publish, "warehouse"),
+    Stage("checkpoint", "checkpointing", _checkpoint, "warehouse"),
+    Stage("report", "writing the report", _report, "warehouse"),
+)
+
+
+def run_stages(run: Run, scope: Literal["batch", "warehouse"]) -> None:
+    """Run the stages of ``scope`` in order, each timed and announced; a batch stage may end its batch early."""
+    for step in STAGES:
+        if step.scope != scope:
+            continue
+        if scope == "batch" and run.batch_done:
+            return
+        where = (
+            f"{run.ident.batch_id if run.ident else run.folder.name if run.folder else ''}: "
+            if scope == "batch"
+            else ""
+        )
+        run.progress(f"{where}{step.label}")
+        with timed(step.name):
+            step.run(run)
+
+
+def _refresh_one(run: Run, folder: Path) -> BatchSummary:
+    """One batch through the batch stages; a rejection is recorded, never raised."""
+    run.folder, run.started, run.ident, run.batch, run.result, run.summary = folder, _now(), None, None, None, None
+    run.batch_done = False
+    try:
+        run_stages(run, "batch")
+    except BatchRejected as exc:
+        run.reject(exc)
+    finally:
+        if run.ident is not None:
+            io.remove_tree(run.paths.staging, _staging(run).name)
+    assert run.summary is not None
+    return run.summary
+
+
 def refresh_batches(
     paths: Paths,
     folders: Sequence[Path],
@@ -282,21 +413,29 @@ def refresh_batches(
     registry: Registry | None = None,
     progress: Progress = _no_progress,
     settings: Settings = DEFAULTS,
+    with_report: bool = False,
 ) -> RunSummary:
-    """Ingest, validate and load each batch in order, each in its own transaction; then bring every derived
-    product up to date (also when nothing new was loaded: that is how an interrupted refresh recovers).
+    """Every batch through the batch stages, each in its own transaction; then the warehouse stages, which bring
+    every derived product up to date (also when nothing new was loaded: that is how an interrupted refresh
+    recovers).
 
     Opening the warehouse decides first whether it is busy (`io.WarehouseBusy`), before any batch is read.
     """
-    registry = registry or default_registry()
     with io.warehouse(paths.warehouse) as con:
         fault_point("refresh:started")
         io.remove_stale_temporaries([paths.published, paths.quarantine, paths.reports, paths.warehouse_dir])
         _remove_stale_staging(paths)
         finish_quarantine_files(con, paths)
-        summaries = [_refresh_one(con, paths, folder, run_date, registry, progress, settings) for folder in folders]
-        as_of, published = bring_up_to_date(con, paths, run_date, registry, settings, progress)
-    return RunSummary(batches=summaries, as_of=as_of, published=published)
+        run = Run(con, paths, run_date, registry or default_registry(), settings, progress, with_report)
+        summaries = [_refresh_one(run, folder) for folder in folders]
+        run_stages(run, "warehouse")
+    return RunSummary(
+        batches=summaries, as_of=run.as_of, published=run.published, report=run.report, report_error=run.report_error
+    )
+
+
+def _matches(meta: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
+    return meta is not None and all(meta.get(k) == v for k, v in expected.items())
 
 
 def _remove_stale_staging(paths: Paths) -> None:
@@ -307,375 +446,6 @@ def _remove_stale_staging(paths: Paths) -> None:
         pid = folder.name.rsplit("-", 1)[-1]
         if not pid.isdigit() or int(pid) != os.getpid():
             io.remove_tree(paths.staging, folder.name)
-
-
-def _refresh_one(
-    con: io.duckdb.DuckDBPyConnection,
-    paths: Paths,
-    folder: Path,
-    run_date: dt.date,
-    registry: Registry,
-    progress: Progress,
-    settings: Settings,
-) -> BatchSummary:
-    started = _now()
-    progress(f"{folder.name}: reading")
-    try:
-        ident = identify(folder, run_date, settings)
-    except BatchRejected as exc:
-        from pipeline.ingest import folder_label
-
-        record_run(
-            con,
-            _run_record(folder_label(folder), folder, "", {}, None, started, "rejected", registry, message=exc.message),
-        )
-        return _rejected_summary(folder, exc)
-    if ident.content_hash in loaded_content_hashes(con):
-        run = _run_record(
-            ident.batch_id,
-            folder,
-            ident.content_hash,
-            ident.file_hashes,
-            ident.as_of,
-            started,
-            "already_loaded",
-            registry,
-        )
-        record_run(con, run)
-        return BatchSummary(
-            batch_id=ident.batch_id,
-            status="already_loaded",
-            content_hash=ident.content_hash,
-            path=identifiers.redact(str(folder)),
-            run_id=run.run_id,
-            as_of=ident.as_of,
-            warnings=list(ident.warnings),
-        )
-    staging = io.contained(paths.staging, f"{ident.batch_id}-{os.getpid()}")
-    try:
-        return _load_one(con, paths, folder, ident, staging, run_date, registry, progress, started, settings)
-    finally:
-        io.remove_tree(paths.staging, staging.name)
-
-
-def _load_one(
-    con: io.duckdb.DuckDBPyConnection,
-    paths: Paths,
-    folder: Path,
-    ident: BatchIdentity,
-    staging: Path,
-    run_date: dt.date,
-    registry: Registry,
-    progress: Progress,
-    started: dt.datetime,
-    settings: Settings,
-) -> BatchSummary:
-    try:
-        with stage("read"):
-            batch = read_batch(folder, run_date, staging, settings)
-        fault_point("batch:read")
-        progress(f"{batch.batch_id}: validating")
-        with stage("validate"):
-            result = validate_batch(
-                batch, read_loaded_context(con), registry, spill=staging / "valid", settings=settings
-            )
-        fault_point("batch:validated")
-    except BatchRejected as exc:
-        record_run(
-            con,
-            _run_record(
-                ident.batch_id,
-                folder,
-                ident.content_hash,
-                ident.file_hashes,
-                ident.as_of,
-                started,
-                "rejected",
-                registry,
-                message=exc.message,
-            ),
-        )
-        return _rejected_summary(folder, exc, ident.batch_id, ident.content_hash)
-    summary = _validated_summary(batch, result, loaded=True)
-    progress(f"{batch.batch_id}: loading")
-    run = _run_record(
-        batch.batch_id,
-        folder,
-        batch.content_hash,
-        batch.file_hashes,
-        batch.as_of,
-        started,
-        summary.status,
-        registry,
-        counts=summary.tables,
-        by_rule=summary.quarantine_by_rule,
-    )
-    with stage("load"):
-        stage_quarantine_files(paths, batch.batch_id, run.run_id, result)
-        fault_point("quarantine:staged")
-        load_batch(con, result, run)
-        fault_point("load:committed")
-        summary.run_id = run.run_id
-        summary.quarantine_files = place_quarantine_files(paths, run.run_id)
-        fault_point("quarantine:published")
-    return summary
-
-
-# --- bringing every derived product up to date -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DerivedState:
-    """What a derived product reflects: the data (its version), and what it was computed with."""
-
-    data_version: str
-    registry_version: str
-    settings_fingerprint: str
-    code_version: str
-
-    def matches(self, row: dict[str, Any] | None) -> bool:
-        return row is not None and all(row.get(k) == v for k, v in self.__dict__.items())
-
-
-def _outcomes_state(con: io.duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    frame = io.query_pl(con, "SELECT * FROM derived_state WHERE product = ?", [OUTCOMES])
-    return frame.row(0, named=True) if frame.height else None
-
-
-def _record_state(con: io.duckdb.DuckDBPyConnection, state: DerivedState) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO derived_state VALUES (?, ?, ?, ?, ?, ?)",
-        [OUTCOMES, state.data_version, state.registry_version, state.settings_fingerprint, state.code_version, _now()],
-    )
-
-
-def bring_up_to_date(
-    con: io.duckdb.DuckDBPyConnection,
-    paths: Paths,
-    run_date: dt.date,
-    registry: Registry,
-    settings: Settings,
-    progress: Progress = _no_progress,
-) -> tuple[dt.date | None, list[str]]:
-    """Rebuild whatever lags the loaded data — outcome tables, then the published files — and return the as-of
-    date and the files published. Nothing is rebuilt when everything is current."""
-    version = data_version(con)
-    if version is None:
-        return None, []
-    state = DerivedState(version, registry.version, settings.fingerprint(), code_version())
-    recorded = _outcomes_state(con)
-    derived = io.has_tables(con, DERIVED_TABLES)
-    rescored = not (derived and state.matches(recorded))
-    if rescored:
-        progress("scoring and computing change")
-        with stage("score"):
-            affected = _affected_since(con, recorded, state) if derived else None
-            if affected is not None and affected.height <= INCREMENTAL_MAX_SHARE * _client_count(con):
-                update_outcomes(con, registry, affected, state)
-            else:
-                rebuild_outcomes(con, registry, state)
-        fault_point("outcomes:committed")
-    as_of = warehouse_as_of(con, run_date)
-    expected = {
-        "warehouse_run_id": version,
-        "as_of": as_of,
-        "registry_version": registry.version,
-        "settings_fingerprint": settings.fingerprint(),
-        "code_version": code_version(),
-    }
-    published: list[str] = []
-    current = not rescored and all(
-        _matches(io.published_meta(paths.published / f"{name}.duckdb"), expected) for name in PUBLISHED_FILES
-    )
-    if as_of is None:
-        for name in PUBLISHED_FILES:  # every batch was removed: nothing may stay published
-            io.remove_tree(paths.published, f"{name}.duckdb")
-    elif not current:
-        progress("computing indicators and publishing")
-        with stage("indicators"):
-            publication = build_publication(
-                con, as_of, registry.version, code_version(), warehouse_run_id=version,
-                settings_fingerprint=settings.fingerprint(), settings=settings.indicators,
-            )  # fmt: skip
-        fault_point("publish:built")
-        with stage("publish"):
-            published = publish(paths, publication)
-        fault_point("publish:written")
-    with stage("checkpoint"):
-        con.execute("CHECKPOINT")
-    fault_point("refresh:finished")
-    return as_of, published
-
-
-def _matches(meta: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
-    return meta is not None and all(meta.get(k) == v for k, v in expected.items())
-
-
-def _affected_since(
-    con: io.duckdb.DuckDBPyConnection, recorded: dict[str, Any] | None, state: DerivedState
-) -> pl.DataFrame | None:
-    """The clients touched by the loads since the recorded state, when the outcomes may be updated for them alone:
-    computed with the same registry, settings and code, and no batch removed since (else None: rebuild)."""
-    if recorded is None or not all(
-        recorded[k] == getattr(state, k) for k in ("registry_version", "settings_fingerprint", "code_version")
-    ):
-        return None
-    later = runs_after(con, recorded["data_version"])
-    if not later or any(status == "removed" for _, status in later):
-        return None
-    return clients_touched_by(con, [run_id for run_id, _ in later])
-
-
-#: What scoring and pairing read of the answers and of the sessions.
-ANSWER_COLUMNS = "client_id, session_id, instrument, administered_on, item, value"
-SESSION_COLUMNS = "client_id, session_id, session_date, kind, status"
-
-#: Answers are scored this many at a time (whole clients per part), so memory does not grow with the warehouse.
-SCORING_PART_ROWS = 4_000_000
-
-ScoreSink = Callable[[pl.DataFrame], None]
-
-
-def derive_outcomes(
-    con: io.duckdb.DuckDBPyConnection, registry: Registry, write_scores: ScoreSink
-) -> dict[str, pl.DataFrame]:
-    """The score and change stages over everything loaded: `scores` (handed to ``write_scores`` one client
-    partition at a time), and the returned `scale_reliability` and `client_change`.
-
-    Scoring, pairing and the baseline item matrices are per client, so they run over client partitions of the
-    answers (`SCORING_PART_ROWS` each); only the much smaller pairs and matrices are held together.
-    """
-    n_measures = con.execute("SELECT count(*) FROM measures").fetchall()[0][0]
-    parts = max(1, -(-n_measures // SCORING_PART_ROWS))
-    partition = f"hash(client_id) % {parts}"
-    sessions = io.query_pl(con, f"SELECT {SESSION_COLUMNS}, {partition} AS _part FROM sessions")
-    pairs, baselines = [], []
-    for part in range(parts):
-        measures = io.query_pl(
-            con,
-            f"SELECT {ANSWER_COLUMNS} FROM measures WHERE {partition} = ?",
-            [part],
-        )
-        scores = build_scores(measures, registry)
-        part_pairs = pair_baseline_latest(scores, sessions.filter(pl.col("_part") == part).drop("_part"))
-        write_scores(scores)
-        pairs.append(io.compact(part_pairs))
-        baselines.append(baseline_items(measures, part_pairs, registry))
-        del measures, scores, part_pairs
-    matrices = {key: pl.concat(m[key] for m in baselines if key in m) for key in {k for m in baselines for k in m}}
-    reliability = reliability_from_baselines(matrices, registry)
-    return {
-        "scale_reliability": reliability,
-        "client_change": build_client_change(pl.concat(pairs).sort(PAIR_KEY), reliability, registry),
-    }
-
-
-def rebuild_outcomes(con: io.duckdb.DuckDBPyConnection, registry: Registry, state: DerivedState) -> None:
-    """Replace `scores`, `scale_reliability` and `client_change` in one transaction with the recovery record
-    ``state`` (readers see all old or all new); scores are written part by part as `derive_outcomes` produces
-    them, never all in memory."""
-    written = [0]
-
-    def write_scores(scores: pl.DataFrame) -> None:
-        con.register("_scores", scores)
-        verb = "CREATE OR REPLACE TABLE scores AS" if not written[0] else "INSERT INTO scores"
-        con.execute(f"{verb} SELECT * FROM _scores")
-        con.unregister("_scores")
-        written[0] += 1
-
-    con.begin()
-    try:
-        derived = derive_outcomes(con, registry, write_scores)
-        io.create_tables(con, derived, replace=True)
-        _record_state(con, state)
-        fault_point("outcomes:in_transaction")
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
-
-
-#: A load touching at most this share of the warehouse's clients rescores only those clients (`update_outcomes`).
-INCREMENTAL_MAX_SHARE = 0.2
-
-
-def _client_count(con: io.duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("SELECT count(*) FROM clients").fetchall()[0][0])
-
-
-def clients_touched_by(con: io.duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:
-    """Every client with a client, session, answer or goal row written by these runs (new or replacing)."""
-    runs = pl.DataFrame({"run_id": run_ids}, schema={"run_id": pl.String})
-    con.register("_runs", runs)
-    try:
-        return io.query_pl(
-            con,
-            " UNION ".join(
-                f"SELECT client_id FROM {table} WHERE run_id IN (SELECT run_id FROM _runs)"
-                for table in ("clients", "sessions", "measures", "goals")
-            ),
-        )
-    finally:
-        con.unregister("_runs")
-
-
-def update_outcomes(
-    con: io.duckdb.DuckDBPyConnection, registry: Registry, affected: pl.DataFrame, state: DerivedState
-) -> None:
-    """`rebuild_outcomes` for loads that touched only ``affected`` clients: the same tables and recovery record, in
-    one transaction.
-
-    Scores and pairs are per client, so only the affected clients are rescored and re-paired; every other
-    client's pair is read back from `client_change`. What spans clients — Cronbach's alpha from all baselines,
-    the baseline SD of the paired episodes — is recomputed over everyone, from the baseline answers only, so
-    the result equals a full rebuild (`tests/test_partitioned.py`).
-    """
-    con.register("_affected", affected)
-    try:
-        measures = io.query_pl(
-            con,
-            f"SELECT {ANSWER_COLUMNS} FROM measures WHERE client_id IN (SELECT client_id FROM _affected)",
-        )
-        sessions = io.query_pl(
-            con,
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE client_id IN (SELECT client_id FROM _affected)",
-        )
-        scores = build_scores(measures, registry)
-        kept = io.query_pl(
-            con,
-            f"SELECT {', '.join(PAIR_COLUMNS)} FROM client_change "
-            "WHERE client_id NOT IN (SELECT client_id FROM _affected)",
-        ).with_columns(pl.lit(None, pl.Date).alias("first_session"))
-        fresh = pair_baseline_latest(scores, sessions)
-        pairs = pl.concat([fresh, kept.select(fresh.columns)], how="vertical_relaxed").sort(PAIR_KEY)
-        baselines = (
-            pairs.filter(pl.col("baseline_date").is_not_null())
-            .select("client_id", "instrument", pl.col("baseline_date").alias("administered_on"))
-            .unique()
-        )
-        con.register("_baselines", baselines)
-        baseline_answers = io.query_pl(
-            con,
-            f"SELECT {ANSWER_COLUMNS} FROM measures JOIN _baselines USING (client_id, instrument, administered_on)",
-        )
-        con.unregister("_baselines")
-        reliability = reliability_from_baselines(baseline_items(baseline_answers, pairs, registry), registry)
-        client_change = build_client_change(pairs, reliability, registry)
-        con.begin()
-        try:
-            con.execute("DELETE FROM scores WHERE client_id IN (SELECT client_id FROM _affected)")
-            con.register("_scores", scores)
-            con.execute("INSERT INTO scores SELECT * FROM _scores")
-            con.unregister("_scores")
-            io.create_tables(con, {"scale_reliability": reliability, "client_change": client_change}, replace=True)
-            _record_state(con, state)
-            fault_point("outcomes:in_transaction")
-        except BaseException:
-            con.rollback()
-            raise
-        con.commit()
-    finally:
-        con.unregister("_affected")
 
 
 class RemovalRefused(Exception):
@@ -750,8 +520,7 @@ def remove_batch(
                     "batches first"
                 )
             counts: dict[str, dict[str, int]] = {}
-            con.begin()
-            try:
+            with io.transaction(con):
                 for table, condition in _DEPENDENTS.items():
                     n = con.execute(
                         f"DELETE FROM {table} AS t WHERE t.batch_id <> ? AND ({condition})", [batch_id]
@@ -767,18 +536,15 @@ def remove_batch(
                     message=f"removed with remove-batch{' --cascade' if cascade else ''}",
                 )  # fmt: skip
                 record_run(con, run)
-            except BaseException:
-                con.rollback()
-                raise
-            con.commit()
         finally:
             con.execute("DROP TABLE IF EXISTS _gone_clients")
             con.execute("DROP TABLE IF EXISTS _gone_sessions")
         finish_quarantine_files(con, paths)
-        as_of, published = bring_up_to_date(con, paths, run_date, registry, settings, progress)
+        rebuild = Run(con, paths, run_date, registry, settings, progress)
+        run_stages(rebuild, "warehouse")
     summary = BatchSummary(batch_id=batch_id, status="removed", content_hash="", path="", run_id=run.run_id)
     summary.tables = counts
-    return RunSummary(batches=[summary], as_of=as_of, published=published)
+    return RunSummary(batches=[summary], as_of=rebuild.as_of, published=rebuild.published)
 
 
 def raw_batches(paths: Paths) -> list[Path]:

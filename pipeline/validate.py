@@ -501,8 +501,10 @@ def _measure_rules(
     accepted = registry_frame(registry)
     with_item = typed.join(accepted, on=["instrument", "item"], how="left")
     known_instrument = pl.col("instrument").is_in(list(registry.instruments))
+    disabled = pl.col("instrument").is_in(list(registry.disabled))
     add = measures.violations.append
-    add(flag(with_item, ~known_instrument, "unknown_instrument", "instrument"))
+    add(flag(with_item, ~known_instrument & ~disabled, "unknown_instrument", "instrument"))
+    add(flag(with_item, disabled, "disabled_instrument", "instrument"))
     add(flag(with_item, known_instrument & pl.col("lo").is_null(), "unknown_item", "item"))
     add(
         flag(

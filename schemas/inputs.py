@@ -324,6 +324,7 @@ RULES: dict[str, str] = {
     "session_after_discharge": "the session is after the client's discharge_date",
     "rated_before_set": "rated_on is before set_on",
     "unknown_instrument": "the instrument is not in the registry",
+    "disabled_instrument": "the instrument is switched off in the registry (enabled = false in its file)",
     "unknown_item": "the item is not an item or scale id of that instrument",
     "before_intake_window": "administered more than 30 days before the client's intake_date",
     "orphan_client": "the client_id is neither in this batch nor already loaded",

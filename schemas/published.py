@@ -11,22 +11,66 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pandera.polars as pa
 import polars as pl
 
 SUPPRESSED = "_suppressed"
 
 
+#: Column types of the published contract: the polars dtype each one is published as.
+TYPES: dict[str, pl.DataType] = {
+    "str": pl.String(), "int": pl.Int64(), "float": pl.Float64(), "bool": pl.Boolean(), "date": pl.Date(),
+}  # fmt: skip
+KIND_NAMES = {"str": "text", "int": "integer", "float": "number", "bool": "true/false", "date": "date"}
+
+
+class PublishedContractBroken(ValueError):
+    """A table about to be published does not match its model: a bug (publishing stops, exit 3)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # a key of TYPES
+    nullable: bool
+
+
 @dataclass(frozen=True)
 class PublishedTable:
+    """One published table's model: its columns with type and nullability, and its grain (the key every row is
+    unique on; empty for a single-row table). ``protected`` columns (aggregate tables) may be hidden: they are
+    nullable and each has a boolean companion ``<column>_suppressed``."""
+
     name: str
     file: str  # "aggregate" or "clinical"
-    grain: str
+    grain: tuple[str, ...]
     purpose: str
-    columns: tuple[str, ...]
-    protected: tuple[str, ...] = ()  # columns with an `_suppressed` companion (aggregate tables only)
+    declared: tuple[Column, ...]
+    protected: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.declared)
 
     def all_columns(self) -> list[str]:
         return [*self.columns, *(f"{c}{SUPPRESSED}" for c in self.protected)]
+
+    def model(self) -> list[Column]:
+        """Every column, companions included, with protected ones nullable."""
+        return [
+            *(Column(c.name, c.kind, c.nullable or c.name in self.protected) for c in self.declared),
+            *(Column(f"{c}{SUPPRESSED}", "bool", False) for c in self.protected),
+        ]
+
+    def grain_text(self) -> str:
+        if not self.grain:
+            return "a single row"
+        return "one row per " + " × ".join(g.replace("_", " ") for g in self.grain)
+
+    def schema(self) -> pa.DataFrameSchema:
+        """The Pandera model: dtypes, nullability, no other column, and the grain unique."""
+        columns = {c.name: pa.Column(TYPES[c.kind], nullable=c.nullable) for c in self.model()}
+        return pa.DataFrameSchema(columns, strict=True, ordered=True, unique=list(self.grain) or None)
 
 
 SHARED: dict[str, str] = {
@@ -43,11 +87,14 @@ SHARED: dict[str, str] = {
     "registry_version": "hash of the instrument registry files used",
     "warehouse_run_id": "the last warehouse load this publication reflects (a refresh republishes when it differs)",
     "settings_fingerprint": "a hash of the practice settings in force (`ifs-outcomes settings`); a change republishes",
+    "settings": "every practice setting in force, as JSON (`ifs-outcomes settings` explains each)",
     "code_version": "ifs-outcomes version (and git commit) that computed the numbers",
     "disclosure_k": "the disclosure threshold k in force",
     "disclosure_rule": "the disclosure rule in force, in words",
     "episodes": "episodes in the denominator of the table",
     "paired": "episodes with a baseline and a later administration",
+    "categorised": "paired episodes with a change category (their scale has a reliable-change rule); the five "
+    "categories add up to it",
     "mean_change": "mean of latest − baseline (scale points)",
     "reliably_improved": "paired episodes reliably improved (the scale's rule, docs/indicators.md §4)",
     "reliably_deteriorated": "paired episodes reliably deteriorated",
@@ -80,196 +127,195 @@ _PATTERNS: list[tuple[str, str]] = [
 
 
 def _table(name: str, file: str, grain: str, purpose: str, columns: str, protected: str = "") -> PublishedTable:
-    return PublishedTable(name, file, grain, purpose, tuple(columns.split()), tuple(protected.split()))
+    """``columns``: ``name:kind`` tokens, kind one of str int float bool date, ``?`` after it when nullable."""
+    declared = []
+    for token in columns.split():
+        column, _, kind = token.partition(":")
+        declared.append(Column(column, kind.rstrip("?"), kind.endswith("?")))
+    return PublishedTable(name, file, tuple(grain.split()), purpose, tuple(declared), tuple(protected.split()))
 
+
+_PERIOD = "period_type:str period:str parent_period:str?"
+_BREAKDOWN = "dimension:str level:str"
+_META = (
+    "as_of:date warehouse_run_id:str registry_version:str code_version:str settings_fingerprint:str settings:str "
+    "disclosure_k:int disclosure_rule:str"
+)
 
 PUBLISHED: tuple[PublishedTable, ...] = (
     _table(
-        "outcome_summary",
-        "aggregate",
-        "period_type × period × dimension × level × instrument × scale",
+        "outcome_summary", "aggregate", "period_type period dimension level instrument scale",
         "Pre/post outcomes: completeness, change categories, reliable change, recovery and effect size.",
-        "period_type period parent_period instrument scale dimension level episodes paired recovered improved "
-        "unchanged deteriorated harmed reliably_improved reliably_deteriorated clinical_baseline mean_baseline "
-        "mean_latest mean_change sd_baseline d g paired_rate reliable_improvement_rate reliable_deterioration_rate "
-        "recovery_rate d_ci_low d_ci_high",
-        "episodes paired recovered improved unchanged deteriorated harmed reliably_improved reliably_deteriorated "
-        "clinical_baseline paired_rate reliable_improvement_rate reliable_deterioration_rate recovery_rate "
-        "mean_baseline mean_latest mean_change sd_baseline d g d_ci_low d_ci_high",
+        f"{_PERIOD} instrument:str scale:str {_BREAKDOWN} episodes:int paired:int categorised:int recovered:int "
+        "improved:int "
+        "unchanged:int deteriorated:int harmed:int reliably_improved:int reliably_deteriorated:int "
+        "clinical_baseline:int mean_baseline:float? mean_latest:float? mean_change:float? sd_baseline:float? "
+        "d:float? g:float? paired_rate:float? reliable_improvement_rate:float? reliable_deterioration_rate:float? "
+        "recovery_rate:float? d_ci_low:float? d_ci_high:float?",
+        "episodes paired categorised recovered improved unchanged deteriorated harmed reliably_improved "
+        "reliably_deteriorated clinical_baseline paired_rate reliable_improvement_rate reliable_deterioration_rate "
+        "recovery_rate mean_baseline mean_latest mean_change sd_baseline d g d_ci_low d_ci_high",
     ),
     _table(
-        "milestone_funnel",
-        "aggregate",
-        "dimension × level",
-        "How far episodes travel through the five goals of IFS work, in order, and sequence deviations.",
-        "period_type period parent_period dimension level episodes reached_m1 reached_m2 reached_m3 reached_m4 "
-        "reached_m5 episodes_m2_before_m1 "
-        "episodes_m3_before_m2 episodes_m4_before_m3 episodes_m5_before_m4 "
-        "episodes_exile_contact_without_permission median_session_m1 median_session_m2 reach_rate_m1 "
-        "reach_rate_m2 reach_rate_m3 reach_rate_m4 reach_rate_m5",
+        "milestone_funnel", "aggregate", "period_type period dimension level",
+        "How far episodes travel through the five goals of IFS work, in order, and sequence deviations "
+        "(period: the month or quarter the episode started).",
+        f"{_PERIOD} {_BREAKDOWN} episodes:int reached_m1:int reached_m2:int reached_m3:int reached_m4:int "
+        "reached_m5:int episodes_m2_before_m1:int episodes_m3_before_m2:int episodes_m4_before_m3:int "
+        "episodes_m5_before_m4:int episodes_exile_contact_without_permission:int median_session_m1:float? "
+        "median_session_m2:float? reach_rate_m1:float? reach_rate_m2:float? reach_rate_m3:float? "
+        "reach_rate_m4:float? reach_rate_m5:float?",
         "episodes reached_m1 reached_m2 reached_m3 reached_m4 reached_m5 episodes_m2_before_m1 "
         "episodes_m3_before_m2 episodes_m4_before_m3 episodes_m5_before_m4 episodes_exile_contact_without_permission "
         "reach_rate_m1 reach_rate_m2 reach_rate_m3 reach_rate_m4 reach_rate_m5 median_session_m1 median_session_m2",
     ),
     _table(
-        "milestone_curves",
-        "aggregate",
-        "milestone × unit × time",
+        "milestone_curves", "aggregate", "milestone unit time",
         "Kaplan-Meier cumulative proportion reaching each milestone, censored at the last attended session; "
         "points only while at least k episodes are at risk.",
-        "milestone unit time at_risk cumulative_reached ci_low ci_high",
+        "milestone:int unit:str time:float at_risk:int cumulative_reached:float ci_low:float? ci_high:float?",
     ),
     _table(
-        "engagement_summary",
-        "aggregate",
-        "dimension × level",
-        "Sessions, attendance, cadence, endings, lapse and dropout.",
-        "dimension level episodes consultation_only with_intake scheduled attended cancelled no_show ended planned "
-        "unplanned other_endings lapsed dropouts dropout_denominator episodes_with_cadence median_cadence_days "
-        "mean_duration_min attendance_rate dropout_rate conversion_rate",
+        "engagement_summary", "aggregate", "dimension level",
+        "Sessions, attendance, cadence, endings, lapse and dropout (all time).",
+        f"{_BREAKDOWN} episodes:int consultation_only:int with_intake:int scheduled:int attended:int cancelled:int "
+        "no_show:int ended:int planned:int unplanned:int other_endings:int lapsed:int dropouts:int "
+        "dropout_denominator:int episodes_with_cadence:int median_cadence_days:float? mean_duration_min:float? "
+        "attendance_rate:float? dropout_rate:float? conversion_rate:float?",
         "episodes consultation_only with_intake scheduled attended cancelled no_show ended planned unplanned "
         "other_endings lapsed dropouts dropout_denominator episodes_with_cadence attendance_rate dropout_rate "
         "conversion_rate median_cadence_days mean_duration_min",
     ),
     _table(
-        "engagement_by_period",
-        "aggregate",
-        "period_type × period × dimension × level",
+        "engagement_by_period", "aggregate", "period_type period dimension level",
         "Treatment sessions by the session's month and quarter; intakes by intake month; endings by discharge month.",
-        "period_type period parent_period dimension level scheduled attended cancelled no_show intakes "
-        "planned_endings unplanned_endings other_endings attendance_rate",
+        f"{_PERIOD} {_BREAKDOWN} scheduled:int attended:int cancelled:int no_show:int intakes:int "
+        "planned_endings:int unplanned_endings:int other_endings:int attendance_rate:float?",
         "scheduled attended cancelled no_show intakes planned_endings unplanned_endings other_endings attendance_rate",
     ),
     _table(
-        "self_leadership_trajectory",
-        "aggregate",
-        "measure × session_number × dimension × level",
-        "Mean Self score (POMP), clinician-rated Self-energy and polarization by attended session number.",
-        "period_type period parent_period measure session_number dimension level n mean ci_low ci_high",
+        "self_leadership_trajectory", "aggregate", "period_type period measure session_number dimension level",
+        "Mean Self score (POMP), clinician-rated Self-energy and polarization by attended session number "
+        "(period: the month or quarter the episode started).",
+        f"{_PERIOD} measure:str session_number:int {_BREAKDOWN} n:int mean:float? ci_low:float? ci_high:float?",
         "n mean ci_low ci_high",
     ),
     _table(
-        "coaching_summary",
-        "aggregate",
-        "dimension × level",
+        "coaching_summary", "aggregate", "period_type period dimension level",
         "Coaching episodes: GAS T-scores, commitment follow-through, choice points (practice-defined) and what "
-        "followed.",
-        "period_type period parent_period dimension level coaching_episodes with_gas with_follow_through "
-        "choice_points referred_to_therapy "
-        "continued_coaching ended_otherwise too_early mean_gas_t_baseline mean_gas_t_latest mean_gas_t_change "
-        "mean_follow_through choice_point_rate",
+        "followed (period: the month or quarter the episode started).",
+        f"{_PERIOD} {_BREAKDOWN} coaching_episodes:int with_gas:int with_follow_through:int choice_points:int "
+        "referred_to_therapy:int continued_coaching:int ended_otherwise:int too_early:int "
+        "mean_gas_t_baseline:float? mean_gas_t_latest:float? mean_gas_t_change:float? mean_follow_through:float? "
+        "choice_point_rate:float?",
         "coaching_episodes with_gas with_follow_through choice_points referred_to_therapy continued_coaching "
         "ended_otherwise too_early choice_point_rate mean_gas_t_baseline mean_gas_t_latest mean_gas_t_change "
         "mean_follow_through",
     ),
     _table(
-        "outcomes_by_theme",
-        "aggregate",
-        "theme × instrument × scale",
+        "outcomes_by_theme", "aggregate", "theme instrument scale",
         "Paired outcomes by presenting theme (themes overlap: an episode counts under each of its themes).",
-        "theme instrument scale paired reliably_improved recovered mean_change reliable_improvement_rate",
+        "theme:str instrument:str scale:str paired:int reliably_improved:int recovered:int mean_change:float? "
+        "reliable_improvement_rate:float?",
         "paired reliably_improved recovered reliable_improvement_rate mean_change",
     ),
     _table(
-        "change_density",
-        "aggregate",
-        "instrument × scale × dimension × level × cell",
+        "change_density", "aggregate", "instrument scale dimension level cell",
         "Paired episodes on a baseline × latest score grid (the Jacobson plot without client-level points); "
         "cells of 1 to k−1 episodes are suppressed.",
-        "instrument scale dimension level cell parent_cell baseline_bin latest_bin baseline_low baseline_high "
-        "latest_low latest_high scale_min scale_max higher_is_better rc_threshold cutoff episodes",
+        f"instrument:str scale:str {_BREAKDOWN} cell:str parent_cell:str? baseline_bin:int? latest_bin:int? "
+        "baseline_low:float? baseline_high:float? latest_low:float? latest_high:float? scale_min:float "
+        "scale_max:float higher_is_better:bool rc_threshold:float? cutoff:float? episodes:int",
         "episodes",
     ),
     _table(
-        "data_quality",
-        "aggregate",
-        "batch × table × measure (× rule)",
+        "scale_methods", "aggregate", "instrument scale",
+        "How each scale's numbers were computed: its reliable-change rule and parameters, cutoff and reliability; "
+        "what the Methods page and the report print.",
+        "instrument:str scale:str instrument_name:str scale_label:str validated:bool items:int scale_min:float "
+        "scale_max:float higher_is_better:bool citation:str paired:int rc_rule:str? rc_threshold:float? "
+        "rc_sd:float? rc_sd_source:str? cutoff:float? cutoff_source:str? reliability:float? "
+        "reliability_source:str? alpha_estimated:float? n_baseline_complete:int?",
+        "paired n_baseline_complete rc_sd rc_threshold alpha_estimated",
+    ),
+    _table(
+        "data_quality", "aggregate", "batch_id load_number table_name measure rule",
         "Rows received, loaded, quarantined and collapsed, and quarantined rows by rule. Counts rows, not people: "
         "exempt from disclosure control.",
-        "batch_id as_of table_name measure rule rows",
+        "batch_id:str load_number:int as_of:date table_name:str? measure:str rule:str? rows:int",
     ),
     _table(
-        "publication",
-        "aggregate",
-        "one row",
-        "What these numbers were computed with.",
-        "as_of warehouse_run_id registry_version code_version settings_fingerprint disclosure_k disclosure_rule",
+        "data_quality_summary", "aggregate", "",
+        "Batches loaded and rows received, loaded, quarantined and collapsed over all of them (rows, not people).",
+        "batches:int received:int loaded:int quarantined:int duplicates:int",
     ),
+    _table("publication", "aggregate", "", "What these numbers were computed from and with.", _META),
     _table(
-        "client_change",
-        "clinical",
-        "episode × instrument × scale",
+        "client_change", "clinical", "client_id instrument scale",
         "Baseline and latest score, reliable change, clinical status and category per episode.",
-        "client_id instrument scale higher_is_better baseline_date baseline_score baseline_session_number "
-        "latest_date latest_score latest_session_number n_administrations paired change rci reliably_improved "
-        "reliably_deteriorated rc_rule rc_threshold rc_sd rc_sd_source reliability reliability_source cutoff "
-        "cutoff_source clinical_baseline clinical_latest category registry_version",
+        "client_id:str instrument:str scale:str higher_is_better:bool baseline_date:date? baseline_score:float? "
+        "baseline_session_number:int? latest_date:date? latest_score:float? latest_session_number:int? "
+        "n_administrations:int paired:bool change:float? rci:float? reliably_improved:bool? "
+        "reliably_deteriorated:bool? rc_rule:str? rc_threshold:float? rc_sd:float? rc_sd_source:str? "
+        "reliability:float? reliability_source:str? cutoff:float? cutoff_source:str? clinical_baseline:bool? "
+        "clinical_latest:bool? category:str? registry_version:str",
     ),
     _table(
-        "client_scores",
-        "clinical",
-        "episode × instrument × scale × administration",
+        "client_scores", "clinical", "client_id instrument scale administered_on",
         "Every scored administration with its session number and severity band: a client's trajectory.",
-        "client_id instrument scale administered_on session_number score pomp band",
+        "client_id:str instrument:str scale:str administered_on:date session_number:int score:float pomp:float "
+        "band:str?",
     ),
     _table(
-        "milestones",
-        "clinical",
-        "episode",
-        "When each IFS milestone was reached in order, stage reached and sequence deviations.",
-        "client_id m1_date m1_session m1_days m2_date m2_session m2_days m3_date m3_session m3_days m4_date "
-        "m4_session m4_days m5_date m5_session m5_days stage_reached first_session_date last_session last_days "
-        "m2_before_m1 m3_before_m2 m4_before_m3 m5_before_m4 exile_contact_without_permission",
+        "milestones", "clinical", "client_id",
+        "When each IFS milestone was reached in order, stage reached and sequence deviations (episodes with an "
+        "attended treatment session).",
+        "client_id:str m1_date:date? m1_session:int? m1_days:int? m2_date:date? m2_session:int? m2_days:int? "
+        "m3_date:date? m3_session:int? m3_days:int? m4_date:date? m4_session:int? m4_days:int? m5_date:date? "
+        "m5_session:int? m5_days:int? stage_reached:int first_session_date:date last_session:int last_days:int "
+        "m2_before_m1:int m3_before_m2:int m4_before_m3:int m5_before_m4:int exile_contact_without_permission:int",
     ),
     _table(
-        "alerts",
-        "clinical",
-        "episode × instrument × scale (paired)",
-        "Early-warning flags for review: not on track, reliable deterioration, PHQ-9 item 9. Not a safety system.",
-        "client_id instrument scale latest_date latest_session_number change reliably_deteriorated reference_n "
-        "reference_pooled not_on_track item9_date item9_value item9_positive item9_unanswered episode_open "
-        "any_flag caveat",
+        "alerts", "clinical", "client_id instrument scale",
+        "Early-warning flags for review (paired episodes): not on track, reliable deterioration, a positive risk "
+        "item. Not a safety system.",
+        "client_id:str instrument:str scale:str latest_date:date latest_session_number:int change:float "
+        "reliably_deteriorated:bool? reference_n:int? reference_pooled:bool? not_on_track:bool? risk_items:str? "
+        "risk_date:date? risk_value:float? risk_positive:bool? risk_unanswered:bool? episode_open:bool "
+        "any_flag:bool caveat:str",
     ),
     _table(
-        "self_leadership",
-        "clinical",
-        "episode",
+        "self_leadership", "clinical", "client_id",
         "Self score, clinician-rated Self-energy and polarization: baseline, latest, change, slope, and the "
-        "practice-defined Self-leadership index.",
-        "client_id baseline_self_score_pomp latest_self_score_pomp change_self_score_pomp n_points_self_score_pomp "
-        "slope_per_session_self_score_pomp baseline_clinician_self_energy latest_clinician_self_energy "
-        "change_clinician_self_energy n_points_clinician_self_energy slope_per_session_clinician_self_energy "
-        "baseline_polarization latest_polarization change_polarization n_points_polarization "
-        "slope_per_session_polarization index_baseline index_latest index_change index_label "
-        "ifs_self_reliably_improved",
+        "practice-defined Self-leadership index (episodes with a Self point).",
+        "client_id:str baseline_self_score_pomp:float? latest_self_score_pomp:float? change_self_score_pomp:float? "
+        "n_points_self_score_pomp:int? slope_per_session_self_score_pomp:float? "
+        "baseline_clinician_self_energy:float? latest_clinician_self_energy:float? "
+        "change_clinician_self_energy:float? n_points_clinician_self_energy:int? "
+        "slope_per_session_clinician_self_energy:float? baseline_polarization:float? latest_polarization:float? "
+        "change_polarization:float? n_points_polarization:int? slope_per_session_polarization:float? "
+        "index_baseline:float? index_latest:float? index_change:float? ifs_self_reliably_improved:bool? "
+        "index_label:str",
     ),
     _table(
-        "coaching",
-        "clinical",
-        "coaching episode",
+        "coaching", "clinical", "client_id",
         "GAS T-scores, follow-through, resistance trend and the choice point per coaching episode.",
-        "client_id attended_sessions gas_ratings gas_t_baseline gas_t_latest gas_t_change follow_through "
-        "resistance_slope choice_point_date choice_point_session after_choice_point choice_point_label "
-        "discharge_date discharge_reason",
+        "client_id:str attended_sessions:int? gas_ratings:int? gas_t_baseline:float? gas_t_latest:float? "
+        "gas_t_change:float? follow_through:float? resistance_slope:float? choice_point_date:date? "
+        "choice_point_session:int? after_choice_point:str? discharge_date:date? discharge_reason:str? "
+        "choice_point_label:str",
     ),
     _table(
-        "episode_engagement",
-        "clinical",
-        "episode",
+        "episode_engagement", "clinical", "client_id",
         "Engagement facts and dimensions per episode.",
-        "client_id practice_id clinician_id service helping_professional cohort consultation_only "
-        "consultations_attended scheduled attended cancelled no_show attendance_rate first_attended_date "
-        "last_attended_date median_gap_days in_person_attended telehealth_attended modality location "
-        "mean_duration_min discharge_date discharge_reason ended ending lapsed",
+        "client_id:str practice_id:str clinician_id:str service:str helping_professional:bool "
+        "consultation_only:bool consultations_attended:int scheduled:int attended:int cancelled:int no_show:int "
+        "attendance_rate:float? first_attended_date:date? last_attended_date:date? median_gap_days:float? "
+        "in_person_attended:int telehealth_attended:int modality:str location:str mean_duration_min:float? "
+        "discharge_date:date? discharge_reason:str? ended:bool ending:str? lapsed:bool cohort:str",
     ),
-    _table(
-        "publication",
-        "clinical",
-        "one row",
-        "What these numbers were computed with.",
-        "as_of warehouse_run_id registry_version code_version settings_fingerprint disclosure_k disclosure_rule",
-    ),
-)
+    _table("publication", "clinical", "", "What these numbers were computed from and with.", _META),
+)  # fmt: skip
 
 TABLE_DOCS: dict[str, str] = {
     "d": "standardized mean change, s·(M_latest − M_baseline)/SD_baseline, positive = better",
@@ -281,8 +327,8 @@ TABLE_DOCS: dict[str, str] = {
     "mean_latest": "mean latest score of paired episodes",
     "sd_baseline": "SD (n − 1) of baseline scores of paired episodes",
     "paired_rate": "paired / episodes (paired-data completeness)",
-    "reliable_improvement_rate": "reliably_improved / paired",
-    "reliable_deterioration_rate": "reliably_deteriorated / paired",
+    "reliable_improvement_rate": "reliably_improved / categorised (paired episodes whose scale has a rule)",
+    "reliable_deterioration_rate": "reliably_deteriorated / categorised",
     "recovery_rate": "recovered / paired episodes clinical at baseline",
     "consultation_only": "episodes whose consultation did not lead to an intake",
     "with_intake": "episodes with an intake",
@@ -346,6 +392,25 @@ TABLE_DOCS: dict[str, str] = {
     "table_name": "input table",
     "rule": "quarantine rule (for measure quarantined_by_rule)",
     "rows": "number of rows",
+    "batches": "batches loaded (not taken back)",
+    "load_number": "1 for a batch's first load, 2 for a corrected re-export of the same batch id, …",
+    "received": "rows received",
+    "loaded": "rows loaded",
+    "quarantined": "rows quarantined with their reasons",
+    "duplicates": "exact duplicate rows collapsed",
+    "instrument_name": "the instrument's name",
+    "scale_label": "the scale's label",
+    "validated": "a validated instrument (false: a practice instrument, shown with that caveat)",
+    "items": "items in the scale",
+    "citation": "where the instrument and its norms come from",
+    "rc_rule": "the reliable-change rule: points (a conventional threshold) or jacobson_truax",
+    "rc_sd": "SD used for the Jacobson-Truax RCI",
+    "rc_sd_source": "registry, or the baseline SD of the paired episodes",
+    "cutoff_source": "caseness (the registry's cutoff), or jacobson_truax_c (from norms)",
+    "reliability": "reliability used for reliable change",
+    "reliability_source": "published, or estimated (Cronbach's alpha at baseline)",
+    "alpha_estimated": "Cronbach's alpha from the practice's complete baseline administrations",
+    "n_baseline_complete": "complete baseline administrations alpha was estimated from",
 }
 
 CLINICAL_DOCS: dict[str, str] = {
@@ -377,12 +442,13 @@ CLINICAL_DOCS: dict[str, str] = {
     "reference_n": "other episodes the change was compared with",
     "reference_pooled": "severity bands pooled (the band's cell had fewer than 30 episodes)",
     "not_on_track": "change among the worst 20% of other episodes at the same session number (empty: not assessed)",
-    "item9_date": "date of the latest PHQ-9",
-    "item9_value": "PHQ-9 item 9 at the latest PHQ-9",
-    "item9_positive": "item 9 > 0",
-    "item9_unanswered": "item 9 skipped at the latest PHQ-9 (not a risk flag)",
+    "risk_items": "the instrument's risk items (registry `risk`; PHQ-9: phq9_9), empty for instruments without",
+    "risk_date": "date of the episode's latest administration of the instrument",
+    "risk_value": "the highest risk-item answer at that administration",
+    "risk_positive": "a risk item > 0 at the latest administration (PHQ-9 item 9)",
+    "risk_unanswered": "a risk item skipped at the latest administration (not a risk flag)",
     "episode_open": "episode not discharged",
-    "any_flag": "not on track, reliably deteriorated or item 9 positive",
+    "any_flag": "not on track, reliably deteriorated or a risk item positive",
     "index_baseline": "Self-leadership index at baseline (practice-defined, 0-100)",
     "index_latest": "Self-leadership index at latest",
     "index_change": "index_latest − index_baseline",
@@ -438,33 +504,32 @@ def table(file: str, name: str) -> PublishedTable:
     return next(t for t in PUBLISHED if t.file == file and t.name == name)
 
 
-def conform(file: str, name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Project a table onto its contract: exactly the documented columns, in order; anything else is a bug."""
+def validate(file: str, name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A table as published: exactly its model's columns in order, integers widened to Int64 and floats to Float64
+    (lossless), then checked against the Pandera model — dtypes, nullability, grain. Anything else is a bug."""
     spec = table(file, name)
     expected = spec.all_columns()
     missing = [c for c in expected if c not in frame.columns]
     extra = [c for c in frame.columns if c not in expected]
     if missing or extra:
-        raise ValueError(
-            f"published table {file}.{name} breaks its contract: missing {missing}, not documented {extra}"
-        )
-    return frame.select(expected)
+        raise PublishedContractBroken(f"{file}.{name}: missing columns {missing}, not in the model {extra}")
+    casts = []
+    for column in spec.model():
+        dtype = frame.schema[column.name]
+        target = TYPES[column.kind]
+        widen = (dtype.is_integer() and target == pl.Int64) or (dtype.is_float() and target == pl.Float64)
+        casts.append(pl.col(column.name).cast(target) if widen or dtype == pl.Null else pl.col(column.name))
+    conformed = frame.select(casts)
+    if not spec.grain and conformed.height > 1:
+        raise PublishedContractBroken(f"{file}.{name}: a single-row table has {conformed.height} rows")
+    try:
+        return spec.schema().validate(conformed)
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
+        raise PublishedContractBroken(f"{file}.{name}: {exc}") from exc
 
 
-def _kind(dtype: pl.DataType) -> str:
-    if dtype.is_integer():
-        return "integer"
-    if dtype.is_float():
-        return "number"
-    if dtype == pl.Boolean:
-        return "true/false"
-    if dtype == pl.Date:
-        return "date"
-    return "text"
-
-
-def data_dictionary(kinds: dict[tuple[str, str], dict[str, str]] | None = None) -> str:
-    """The Markdown data dictionary. ``kinds`` (file, table) -> column -> type, when known from a publication."""
+def data_dictionary() -> str:
+    """The Markdown data dictionary, from the models alone (no pipeline run needed)."""
     lines = [
         "# Data dictionary: published tables",
         "",
@@ -474,20 +539,20 @@ def data_dictionary(kinds: dict[tuple[str, str], dict[str, str]] | None = None) 
         "  Every protected column X has `X_suppressed`: true means X is NULL because it is hidden, shown as `<k`.",
         "- `published/clinical.duckdb` — client-level (pseudonymous) indicators for clinicians' own caseloads.",
         "",
-        "Formulas, denominators and references: [indicators.md](indicators.md).",
+        "Each table is validated against this model when it is published (types, empty allowed or not, and the grain: "
+        "no two rows share the grain's values). Formulas, denominators and references: [indicators.md](indicators.md); "
+        "the code of each table: `pipeline/marts/<table>.py`.",
     ]
     for spec in PUBLISHED:
-        lines += ["", f"## {spec.file}.{spec.name}", "", spec.purpose, "", f"*Grain*: one row per {spec.grain}.", ""]
-        lines += ["| column | type | meaning |", "|---|---|---|"]
-        known = (kinds or {}).get((spec.file, spec.name), {})
-        for column in spec.columns:
-            lines.append(f"| `{column}` | {known.get(column, '')} | {describe(spec, column)} |")
-        if spec.protected:
+        lines += ["", f"## {spec.file}.{spec.name}", "", spec.purpose, "", f"*Grain*: {spec.grain_text()}.", ""]
+        lines += ["| column | type | empty allowed | meaning |", "|---|---|---|---|"]
+        for column in spec.declared:
+            nullable = column.nullable or column.name in spec.protected
             lines.append(
-                f"| `<column>_suppressed` | true/false | for each of: {', '.join(f'`{c}`' for c in spec.protected)} |"
+                f"| `{column.name}` | {KIND_NAMES[column.kind]} | {'yes' if nullable else 'no'} | "
+                f"{describe(spec, column.name)} |"
             )
+        if spec.protected:
+            hidden = ", ".join(f"`{c}`" for c in spec.protected)
+            lines.append(f"| `<column>_suppressed` | true/false | no | for each of: {hidden} |")
     return "\n".join(lines) + "\n"
-
-
-def kinds_of(frames: dict[tuple[str, str], pl.DataFrame]) -> dict[tuple[str, str], dict[str, str]]:
-    return {key: {c: _kind(t) for c, t in frame.schema.items()} for key, frame in frames.items()}

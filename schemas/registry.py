@@ -100,17 +100,21 @@ class Instrument:
 
 @dataclass(frozen=True)
 class Registry:
+    """The instruments in use (``enabled = true``), by id, and the version of the files they came from.
+
+    An instrument file with ``enabled = false`` is kept apart in ``disabled``: validation quarantines its answers
+    under the rule `disabled_instrument` (said, not silently dropped), and nothing scores or publishes it.
+    """
+
     instruments: dict[str, Instrument]
     version: str
+    disabled: dict[str, Instrument] = field(default_factory=dict)
 
     def __getitem__(self, instrument_id: str) -> Instrument:
         return self.instruments[instrument_id]
 
     def __contains__(self, instrument_id: object) -> bool:
         return instrument_id in self.instruments
-
-    def enabled(self) -> list[Instrument]:
-        return [i for i in self.instruments.values() if i.enabled]
 
 
 def _require(data: dict[str, Any], key: str, where: str) -> Any:
@@ -254,7 +258,11 @@ def load_registry(directory: Path = INSTRUMENTS_DIR) -> Registry:
         instruments[inst.id] = inst
     if not instruments:
         raise RegistryError(f"{directory}: no instrument files found.")
-    return Registry(instruments=instruments, version=digest.hexdigest()[:12])
+    return Registry(
+        instruments={k: i for k, i in instruments.items() if i.enabled},
+        version=digest.hexdigest()[:12],
+        disabled={k: i for k, i in instruments.items() if not i.enabled},
+    )
 
 
 @cache

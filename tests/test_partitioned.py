@@ -18,6 +18,7 @@ from pipeline.ingest import ROW, read_batch
 from pipeline.stages import refresh_batches
 from pipeline.validate import Loaded, validate_batch
 from schemas.registry import default_registry
+from tests.sql_harness import with_settings
 from tests.test_reconciliation import AS_OF, BASE, FAULTS, _as_text
 
 WAREHOUSE_TABLES = ("clients", "sessions", "measures", "goals", "quarantine", "scores", "client_change")
@@ -41,6 +42,10 @@ def _faulty_batch(folder: Path, seed: int, faults: list[tuple[str, int]], duplic
     return folder
 
 
+#: Answers files split into parts of about 4 kB, so a small batch is judged and loaded in many parts.
+SMALL_PARTS = with_settings(engine={"partition_mb": 4_000 / 2**20})
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.sampled_from(sorted(BASE)),
@@ -53,11 +58,9 @@ def test_partitioned_verdict_equals_whole_verdict(
     with tempfile.TemporaryDirectory() as tmp:
         folder = _faulty_batch(Path(tmp) / "batch", seed, faults, duplicates)
         whole = validate_batch(read_batch(folder, AS_OF), Loaded(), default_registry())
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(ingest, "PARTITION_BYTES", 4_000)
-            batch = read_batch(folder, AS_OF, Path(tmp) / "staging")
-            assert len(batch.measure_parts) > 3
-            parted = validate_batch(batch, Loaded(), default_registry(), spill=Path(tmp) / "spill")
+        batch = read_batch(folder, AS_OF, Path(tmp) / "staging", SMALL_PARTS)
+        assert len(batch.measure_parts) > 3
+        parted = validate_batch(batch, Loaded(), default_registry(), spill=Path(tmp) / "spill")
         for name, table in whole.tables.items():
             other = parted.tables[name]
             assert table.counts() == other.counts(), name
@@ -78,9 +81,8 @@ def test_partitioned_refresh_leaves_the_same_warehouse(tmp_path: Path, monkeypat
     folder = _faulty_batch(tmp_path / "batch", 1, [("bad_range", 17), ("future", 400), ("unknown_item", 9)], [3, 50])
     whole = Paths(tmp_path / "whole")
     refresh_batches(whole, [folder], AS_OF)
-    monkeypatch.setattr(ingest, "PARTITION_BYTES", 4_000)
     parted = Paths(tmp_path / "parted")
-    summary = refresh_batches(parted, [folder], AS_OF)
+    summary = refresh_batches(parted, [folder], AS_OF, settings=SMALL_PARTS)
     assert summary.batches[0].tables["measures"]["quarantined"] > 0
     expected, found = _snapshot(whole), _snapshot(parted)
     for name in WAREHOUSE_TABLES:
@@ -95,15 +97,14 @@ def test_a_large_file_with_an_identifier_is_still_rejected(tmp_path: Path, monke
         pl.when(pl.int_range(pl.len()) == 500).then(pl.lit("someone@example.org")).otherwise(pl.col("session_id"))
         .alias("session_id")
     ).write_csv(folder / "measures.csv")  # fmt: skip
-    monkeypatch.setattr(ingest, "PARTITION_BYTES", 4_000)
-    batch = read_batch(folder, dt.date(2026, 10, 31), tmp_path / "staging")
+    batch = read_batch(folder, dt.date(2026, 10, 31), tmp_path / "staging", SMALL_PARTS)
     with pytest.raises(ingest.BatchRejected) as caught:
         validate_batch(batch, Loaded(), default_registry(), spill=tmp_path / "spill")
     assert caught.value.rule == "identifier_values" and caught.value.column == "session_id"
     assert "someone" not in caught.value.message
     # and through `refresh`: rejected whole, nothing loaded, the rejection recorded
     paths = Paths(tmp_path / "home")
-    summary = refresh_batches(paths, [folder], AS_OF)
+    summary = refresh_batches(paths, [folder], AS_OF, settings=SMALL_PARTS)
     assert summary.batches[0].status == "rejected"
     with io.warehouse(paths.warehouse, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM measures").fetchall() == [(0,)]
@@ -111,23 +112,28 @@ def test_a_large_file_with_an_identifier_is_still_rejected(tmp_path: Path, monke
 
 
 def test_scoring_by_client_partition_equals_scoring_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
     from polars.testing import assert_frame_equal
 
-    from pipeline import stages
+    from pipeline import outcomes
     from pipeline.score import ADMIN_KEY
+    from pipeline.settings import DEFAULTS
 
     paths = Paths(tmp_path / "home")
     refresh_batches(paths, [_faulty_batch(tmp_path / "batch", 3, [("bad_range", 5)], [])], AS_OF)
 
-    def derive() -> tuple[dict[str, pl.DataFrame], int]:
+    def derive(part_rows: int) -> tuple[dict[str, pl.DataFrame], int]:
         parts: list[pl.DataFrame] = []
+        settings = dataclasses.replace(
+            DEFAULTS, engine=dataclasses.replace(DEFAULTS.engine, scoring_part_rows=part_rows)
+        )
         with io.warehouse(paths.warehouse, read_only=True) as con:
-            derived = stages.derive_outcomes(con, default_registry(), parts.append)
+            derived = outcomes.derive_outcomes(con, default_registry(), parts.append, settings)
         return {"scores": pl.concat(parts).sort([*ADMIN_KEY, "scale"]), **derived}, len(parts)
 
-    whole, one = derive()
-    monkeypatch.setattr(stages, "SCORING_PART_ROWS", 700)
-    parted, many = derive()
+    whole, one = derive(DEFAULTS.engine.scoring_part_rows)
+    parted, many = derive(700)
     assert one == 1 and many > 3
     for name, frame in whole.items():
         assert_frame_equal(frame, parted[name], check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
@@ -143,8 +149,9 @@ def test_incremental_rescoring_equals_a_full_rebuild(tmp_path: Path, monkeypatch
     from polars.testing import assert_frame_equal
 
     from benchmarks import tiers
-    from pipeline import stages, synth
+    from pipeline import outcomes, synth
     from pipeline.score import ADMIN_KEY
+    from pipeline.settings import DEFAULTS
 
     tier = tiers.Tier("T", 300, seed=11)
     synth.write_batch(tmp_path / "full", n_clients=tier.clients, seed=tier.seed, as_of=tiers.AS_OF)
@@ -152,17 +159,17 @@ def test_incremental_rescoring_equals_a_full_rebuild(tmp_path: Path, monkeypatch
     base, weekly = tmp_path / "base", tmp_path / "weekly"
 
     calls: list[int] = []
-    update = stages.update_outcomes
+    update = outcomes.update_outcomes
     monkeypatch.setattr(
-        stages,
+        outcomes,
         "update_outcomes",
-        lambda con, registry, affected, state: calls.append(affected.height) or update(con, registry, affected, state),
+        lambda con, registry, affected, *rest: calls.append(affected.height) or update(con, registry, affected, *rest),
     )
     incremental = Paths(tmp_path / "incremental")
     refresh_batches(incremental, [base], tiers.AS_OF)
     assert calls == []  # the first load builds everything
     refresh_batches(incremental, [weekly], tiers.AS_OF)
-    assert len(calls) == 1 and 0 < calls[0] < tier.clients * stages.INCREMENTAL_MAX_SHARE
+    assert len(calls) == 1 and 0 < calls[0] < tier.clients * DEFAULTS.engine.incremental_max_share
 
     rebuilt = Paths(tmp_path / "rebuilt")
     refresh_batches(rebuilt, [base, weekly], tiers.AS_OF)
@@ -183,14 +190,14 @@ def test_a_new_registry_version_rescores_everyone(tmp_path: Path, monkeypatch: p
     import dataclasses
 
     from benchmarks import tiers
-    from pipeline import stages, synth
+    from pipeline import outcomes, synth
 
     tier = tiers.Tier("T", 120, seed=12)
     synth.write_batch(tmp_path / "full", n_clients=tier.clients, seed=tier.seed, as_of=tiers.AS_OF)
     tiers._split(tier, tmp_path / "full", tmp_path, "csv")
     paths = Paths(tmp_path / "home")
     refresh_batches(paths, [tmp_path / "base"], tiers.AS_OF)
-    monkeypatch.setattr(stages, "update_outcomes", lambda *args: pytest.fail("rescored a part under a new registry"))
+    monkeypatch.setattr(outcomes, "update_outcomes", lambda *args: pytest.fail("rescored a part under a new registry"))
     newer = dataclasses.replace(default_registry(), version="test-next")
     refresh_batches(paths, [tmp_path / "weekly"], tiers.AS_OF, registry=newer)
     with io.warehouse(paths.warehouse, read_only=True) as con:

@@ -1,4 +1,4 @@
-"""Alerts (clinical mode): episodes flagged for review — not on track, reliable deterioration, PHQ-9 item 9."""
+"""Alerts (clinical mode): episodes flagged for review — not on track, reliable deterioration, a positive risk item."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from dashboards import data_access, ui
 f = ui.filters()
 st.title("Alerts")
 st.warning("These flags prompt a review of an episode; they are not a safety system and do not replace clinical "
-           "judgement or your risk procedures. A skipped item 9 is shown, never counted as a risk flag.")  # fmt: skip
+           "judgement or your risk procedures. A skipped risk item is shown, never counted as a risk "
+           "flag.")  # fmt: skip
 alerts = data_access.clinical_query("alerts", **f.breakdown)
 kinds = {"not_on_track": "not on track", "reliably_deteriorated": "reliable deterioration",
-         "item9_positive": "PHQ-9 item 9 positive"}  # fmt: skip
+         "risk_positive": "risk item positive (PHQ-9 item 9)"}  # fmt: skip
 left, right = st.columns(2)
 chosen = left.multiselect("Flags", list(kinds), default=list(kinds), format_func=lambda c: kinds[c], key="alert_kinds")
 open_only = right.toggle("Open episodes only", value=True, key="alerts_open_only")

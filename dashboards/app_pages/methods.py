@@ -20,20 +20,33 @@ st.caption(
 )
 
 st.header("Instruments")
-rows = []
-for inst in ui.registry().instruments.values():
-    for scale in inst.scales.values():
-        rows.append({
-            "instrument": inst.name, "scale": scale.label, "items": len(scale.items),
-            "range": f"{scale.min:g}–{scale.max:g}",
-            "better": "higher" if scale.higher_is_better else "lower",
-            "reliability": "" if scale.reliability is None else f"{scale.reliability:g}",
-            "reliable change": (f"{scale.rc_points:g} points" if scale.rc_points is not None else
-                                "Jacobson–Truax" if scale.reliability is not None else "—"),
-            "clinical cutoff": "" if scale.caseness_cutoff is None else f"{scale.caseness_cutoff:g}",
-            "validated": "yes" if inst.validated else "no (practice instrument)",
-            "source": inst.citation,
-        })  # fmt: skip
+methods = data_access.query("scale_methods")
+k = ui.k()
+
+
+def _rule(row: dict[str, object]) -> str:
+    """The rule as published for the scale (never decided here): points, or Jacobson-Truax with its threshold."""
+    if row["rc_rule"] == "points":
+        return f"{row['rc_threshold']:g} points or more"
+    if row["rc_rule"] == "jacobson_truax":
+        threshold = "" if row["rc_threshold"] is None else f" (more than {row['rc_threshold']:.2f} points)"
+        return f"Jacobson–Truax{threshold}" if not row.get("rc_threshold_suppressed") else f"Jacobson–Truax (<{k})"
+    return "—"
+
+
+rows = [
+    {
+        "instrument": row["instrument_name"], "scale": row["scale_label"], "items": row["items"],
+        "range": f"{row['scale_min']:g}–{row['scale_max']:g}",
+        "better": "higher" if row["higher_is_better"] else "lower",
+        "reliability": "" if row["reliability"] is None else f"{row['reliability']:.2f} ({row['reliability_source']})",
+        "reliable change": _rule(row),
+        "clinical cutoff": "" if row["cutoff"] is None else f"{row['cutoff']:g} ({row['cutoff_source']})",
+        "validated": "yes" if row["validated"] else "no (practice instrument)",
+        "source": row["citation"],
+    }
+    for row in methods.iter_rows(named=True)
+]  # fmt: skip
 st.dataframe(pl.DataFrame(rows), hide_index=True, key="registry")
 st.caption("Item wording is not stored: the registry holds scoring rules, norms and citations only.")
 

@@ -1,17 +1,21 @@
--- Purpose: engagement facts per episode of care (DESIGN 5.7): sessions scheduled / attended / cancelled /
---          no-show, attendance rate, cadence, modality and location, duration, how the episode ended.
+-- Purpose: one row per episode of care with its engagement facts (DESIGN 5.7) — sessions scheduled / attended /
+--          cancelled / no-show, attendance, cadence, duration, how it ended, lapse — and its dimensions, the one
+--          definition every roll-up cuts by (DESIGN 5.2): practice, service, modality, location, cohort.
 -- Grain: one row per client_id (episode).
 -- Inputs: warehouse tables clients, sessions; parameters $as_of (the warehouse's as-of date, never the wall
---         clock) and $lapse_days (42: an open episode with no attended session in that many days is lapsed).
+--         clock), $lapse_days (settings engagement.lapse_days: an open episode with no attended session in that
+--         many days is lapsed) and $modality_share (engagement.modality_share: 0.75).
 -- Reference: DESIGN 5.2 (episode dimensions) and 5.7; ending groups follow NHS Talking Therapies practice.
 -- Missing data: consultation-only episodes (no intake) carry consultation_only = true and are left out of
---         lapse and dropout; an episode with no attended treatment session has null cadence and modality.
+--         lapse and dropout; an episode with no attended treatment session has null cadence, modality `none`
+--         and location `none` (every episode sits in exactly one level of every dimension, so the levels of a
+--         dimension add up to the overall row).
 WITH treatment AS (
     SELECT * FROM sessions WHERE kind <> 'consultation'
 ),
 attended AS (
-    SELECT *, session_date - lag(session_date) OVER (PARTITION BY client_id ORDER BY session_date, session_id) AS gap_days
-    FROM treatment WHERE status = 'attended'
+    SELECT *, session_date - lag(session_date) OVER (PARTITION BY client_id ORDER BY session_number) AS gap_days
+    FROM treatment_sessions
 ),
 per_episode AS (
     SELECT
@@ -66,12 +70,12 @@ SELECT
     coalesce(a.in_person_attended, 0) AS in_person_attended,
     coalesce(a.telehealth_attended, 0) AS telehealth_attended,
     CASE
-        WHEN coalesce(a.attended, 0) = 0 THEN NULL
-        WHEN a.in_person_attended >= 0.75 * a.attended THEN 'in_person'
-        WHEN a.telehealth_attended >= 0.75 * a.attended THEN 'telehealth'
+        WHEN coalesce(a.attended, 0) = 0 THEN 'none'
+        WHEN a.in_person_attended >= $modality_share::DOUBLE * a.attended THEN 'in_person'
+        WHEN a.telehealth_attended >= $modality_share::DOUBLE * a.attended THEN 'telehealth'
         ELSE 'mixed'
     END AS modality,
-    l.location_id AS location,
+    coalesce(l.location_id, 'none') AS location,
     a.mean_duration_min,
     c.discharge_date,
     c.discharge_reason,
@@ -82,7 +86,9 @@ SELECT
         WHEN c.discharge_reason = 'other' THEN 'other'
     END AS ending,
     c.intake_date IS NOT NULL AND c.discharge_date IS NULL
-        AND (a.last_attended_date IS NULL OR a.last_attended_date < $as_of::DATE - $lapse_days::INTEGER) AS lapsed
+        AND (a.last_attended_date IS NULL OR a.last_attended_date < $as_of::DATE - $lapse_days::INTEGER) AS lapsed,
+    c.practice_id AS practice,
+    CASE WHEN c.helping_professional THEN 'helping_professional' ELSE 'other_clients' END AS cohort
 FROM clients AS c
 LEFT JOIN per_episode AS p USING (client_id)
 LEFT JOIN attended_summary AS a USING (client_id)

@@ -1,1 +1,0 @@
-"""Indicators: one module per family, each defined once (DESIGN section 5)."""

@@ -1,0 +1,65 @@
+"""The marts: one module per published table, each with its Purpose / Grain / Inputs / Reference / Missing-data
+header, built from the episode-level tables (`pipeline.intermediate`). Find any published number here by its
+table's name: `pipeline/marts/<table>.py` (the client-level tables are together in `clinical.py`).
+
+`MARTS` is the publication in order; `publish.py` only discloses, validates against `schemas/published.py` and
+writes atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from pipeline import intermediate, io
+from pipeline.marts import (
+    alerts,
+    change_density,
+    clinical,
+    coaching_summary,
+    data_quality,
+    engagement_by_period,
+    engagement_summary,
+    milestone_curves,
+    milestone_funnel,
+    outcome_summary,
+    outcomes_by_theme,
+    scale_methods,
+    self_leadership_trajectory,
+)
+from pipeline.marts.base import Context, Mart
+from pipeline.marts.invariants import InvariantBroken, check_invariants
+from pipeline.settings import Settings
+from schemas.registry import Registry
+
+MARTS: tuple[Mart, ...] = (
+    outcome_summary.MART,
+    milestone_funnel.MART,
+    milestone_curves.MART,
+    engagement_summary.MART,
+    engagement_by_period.MART,
+    self_leadership_trajectory.MART,
+    coaching_summary.MART,
+    outcomes_by_theme.MART,
+    change_density.MART,
+    scale_methods.MART,
+    data_quality.MART,
+    data_quality.SUMMARY,
+    *clinical.MARTS,
+    alerts.MART,
+)
+
+
+def build_all(
+    con: io.duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings, registry: Registry
+) -> dict[str, pl.DataFrame]:
+    """Every published table before disclosure control (the internal tables), by name, checked for invariants."""
+    intermediate.build(con, as_of, settings, registry)
+    ctx = Context(con, as_of, settings, registry, intermediate.parameters(as_of, settings))
+    tables = {mart.name: mart.build(ctx) for mart in MARTS}
+    check_invariants(con, tables, MARTS)
+    return tables
+
+
+__all__ = ["MARTS", "Context", "InvariantBroken", "Mart", "build_all"]

@@ -1,0 +1,57 @@
+"""Reconciliation invariants, checked on the unsuppressed (internal) tables before anything is published: totals
+match the warehouse, numerators fit their denominators, the milestone funnel never increases, parts add up to
+their whole, and every table's grain is unique. A failure stops publishing (a bug: exit 3)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline import io
+from pipeline.marts.base import Mart
+from pipeline.marts.milestone_funnel import MILESTONES
+
+
+class InvariantBroken(AssertionError):
+    """An internal table does not reconcile with the warehouse: publishing stops (a bug, exit 3)."""
+
+
+def check_invariants(
+    con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], marts: tuple[Mart, ...]
+) -> None:
+    problems = []
+    n_clients = con.execute("SELECT count(*) FROM clients").fetchall()[0][0]
+    n_treatment = con.execute("SELECT count(*) FROM sessions WHERE kind <> 'consultation'").fetchall()[0][0]
+    overall = tables["engagement_summary"].filter(pl.col("dimension") == "overall").row(0, named=True)
+    if overall["episodes"] != n_clients:
+        problems.append(f"engagement episodes {overall['episodes']} != clients {n_clients}")
+    if overall["scheduled"] != n_treatment:
+        problems.append(f"engagement sessions {overall['scheduled']} != treatment sessions {n_treatment}")
+    monthly = tables["engagement_by_period"].filter(
+        (pl.col("dimension") == "overall") & (pl.col("period_type") == "month")
+    )
+    if monthly["scheduled"].sum() != n_treatment:
+        problems.append(f"monthly sessions {monthly['scheduled'].sum()} != treatment sessions {n_treatment}")
+    funnel = tables["milestone_funnel"]
+    for k in MILESTONES[1:]:
+        if (funnel[f"reached_m{k}"] > funnel[f"reached_m{k - 1}"]).any():
+            problems.append(f"funnel increases at M{k}")
+    for mart in marts:
+        layout = mart.layout
+        if layout is None:
+            continue
+        table = tables[mart.name]
+        for rate, num, den in layout.rates:
+            if (table[num] > table[den]).any():
+                problems.append(f"{mart.name}: {num} > {den} ({rate})")
+        for total, parts in layout.row_sums:
+            if (
+                table.select(sum(pl.col(p).fill_null(0) for p in parts) != pl.col(total).fill_null(0)).to_series()
+            ).any():
+                problems.append(f"{mart.name}: {' + '.join(parts)} != {total}")
+        if table.select(pl.struct(list(layout.keys)).is_duplicated().any()).item():
+            problems.append(f"{mart.name}: grain {layout.keys} is not unique")
+    outcomes = tables["outcome_summary"]
+    if (outcomes["categorised"] > outcomes["paired"]).any():
+        problems.append("outcome_summary: more episodes categorised than paired")
+    if problems:
+        raise InvariantBroken("; ".join(problems))

@@ -1,0 +1,421 @@
+"""The practice's settings: one object, read from `<home>/settings.toml` or `--settings`, validated key by key, and
+honoured — for every setting, a check that changing it changes what it should (`EFFECTS` must name them all)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import io, settings
+from pipeline.cli import app
+from pipeline.config import Paths
+from pipeline.settings import DEFAULTS, SettingsError
+from pipeline.stages import refresh_batches
+from tests.builders import AS_OF, mutate, valid_rows, write_batch
+from tests.sql_harness import D0, build, rows, warehouse, weeks, with_settings
+
+
+def test_defaults_then_the_home_file_then_the_given_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "settings.toml").write_text("[engagement]\nlapse_days = 30\n[disclosure]\nk = 8\n", encoding="utf-8")
+    given = tmp_path / "given.toml"
+    given.write_text("[disclosure]\nk = 6\n", encoding="utf-8")
+    loaded = settings.load(home, given)
+    assert (loaded.engagement.lapse_days, loaded.disclosure.k, loaded.coaching.gas_rho) == (30, 6, 0.3)
+    sources = {r["key"]: r["source"] for r in loaded.rows()}
+    assert sources["engagement.lapse_days"] == str(home / "settings.toml") and sources["disclosure.k"] == str(given)
+    assert sources["coaching.gas_rho"] == "default"
+    assert loaded.fingerprint() != DEFAULTS.fingerprint()
+
+
+def test_every_bad_key_is_one_sentence_and_a_usage_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "settings.toml").write_text(
+        "[engagement]\nlapse_days = 'six weeks'\nlapse = 3\n[disclosure]\nk = 1\n[colours]\nx = 1\n", encoding="utf-8"
+    )
+    with pytest.raises(SettingsError) as caught:
+        settings.load(home)
+    assert len(caught.value.problems) == 4
+    result = CliRunner().invoke(app, ["refresh", "--all", "--home", str(home)])
+    assert result.exit_code == 2
+    for fragment in ("engagement.lapse_days must be a whole number", "unknown setting engagement.lapse",
+                     "disclosure.k must be between 2 and 100", "unknown section [colours]"):  # fmt: skip
+        assert fragment in result.stderr, fragment
+    assert not (home / "warehouse").exists()  # nothing ran
+
+
+def test_the_settings_command_shows_values_and_where_they_came_from(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "settings.toml").write_text("[alerts]\nworst_share = 0.1\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["settings", "--home", str(home), "--json"])
+    assert result.exit_code == 0
+    shown = {r["key"]: r for r in json.loads(result.stdout)}
+    assert shown["alerts.worst_share"]["value"] == 0.1 and shown["alerts.worst_share"]["source"].endswith(".toml")
+    assert set(shown) == {r["key"] for r in DEFAULTS.rows()} and all(r["doc"] for r in shown.values())
+    template = CliRunner().invoke(app, ["settings", "--template"]).stdout
+    assert all(f"# {r['key'].split('.')[1]} = " in template for r in DEFAULTS.rows())
+
+
+def test_a_changed_setting_rebuilds_and_the_publication_records_it(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "home")
+    folder = write_batch(tmp_path / "b", valid_rows())
+    refresh_batches(paths, [folder], AS_OF)
+    again = refresh_batches(paths, [folder], AS_OF)
+    assert again.published == []  # nothing changed: nothing republished
+    changed = with_settings(disclosure={"k": 5})
+    summary = refresh_batches(paths, [folder], AS_OF, settings=changed)
+    assert len(summary.published) == 2
+    meta = io.published_meta(paths.aggregate_file)
+    assert meta is not None and meta["settings_fingerprint"] == changed.fingerprint()
+    assert json.loads(meta["settings"])["disclosure"]["k"] == 5 and meta["disclosure_k"] == 5
+
+
+def test_engine_settings_change_no_number() -> None:
+    engine = with_settings(engine={"partition_mb": 1, "scoring_part_rows": 5000, "incremental_max_share": 0.5})
+    assert engine.fingerprint() == DEFAULTS.fingerprint()
+
+
+# --- each setting's effect ----------------------------------------------------------------------------------
+
+
+def _refresh(tmp_path: Path, rows: dict[str, Any], **sections: dict[str, Any]) -> Any:
+    folder = write_batch(tmp_path / "b", rows)
+    return refresh_batches(Paths(tmp_path / "home"), [folder], AS_OF, settings=with_settings(**sections))
+
+
+def phone_regions(tmp_path: Path) -> None:
+    rows = mutate(valid_rows(), "sessions", 1, location_id="030 123456")  # a Berlin number in national format
+    assert _refresh(tmp_path / "a", rows).status == "loaded_with_quarantine"  # not an identifier for US/GB: pattern
+    assert _refresh(tmp_path / "b", rows, identifiers={"phone_regions": ("DE",)}).status == "rejected"
+
+
+def pre_intake_window_days(tmp_path: Path) -> None:
+    rows = valid_rows()  # the GAD-7 of C0001 is 3 days before intake
+    assert _refresh(tmp_path / "a", rows).batches[0].quarantine_by_rule == {}
+    narrow = _refresh(tmp_path / "b", rows, contract={"pre_intake_window_days": 2})
+    assert narrow.batches[0].quarantine_by_rule == {"before_intake_window": 7}
+
+
+def mean_score_tolerance(tmp_path: Path) -> None:
+    """The 8 Cs check-in is a mean scale: its supplied score 5.1 for items all 5 is off by 0.1."""
+    eight_cs = [f"self_energy_8c_{q}" for q in ("calm", "curiosity", "clarity", "compassion", "confidence",
+                                                 "courage", "creativity", "connectedness")]  # fmt: skip
+    rows = valid_rows()
+    rows["measures"] += [{"client_id": "C0002", "session_id": "S0004", "instrument": "self_energy_8c",
+                          "administered_on": "2026-02-01", "item": item, "value": 5} for item in eight_cs]  # fmt: skip
+    rows["measures"].append({"client_id": "C0002", "session_id": "S0004", "instrument": "self_energy_8c",
+                             "administered_on": "2026-02-01", "item": "self_energy", "value": "5.1"})  # fmt: skip
+    assert _refresh(tmp_path / "c", rows).batches[0].quarantine_by_rule == {"total_mismatch": 9}
+    loose = _refresh(tmp_path / "d", rows, contract={"mean_score_tolerance": 0.2})
+    assert loose.batches[0].quarantine_by_rule == {}
+
+
+def exported_at_max_share_after(tmp_path: Path) -> None:
+    rows = valid_rows()
+    folder = write_batch(tmp_path / "b", rows, as_of=dt.date(2026, 1, 31))  # half the dated rows are later
+    plain = refresh_batches(Paths(tmp_path / "h1"), [folder], dt.date(2026, 12, 1))
+    strict = refresh_batches(Paths(tmp_path / "h2"), [folder], dt.date(2026, 12, 1),
+                             settings=with_settings(contract={"exported_at_max_share_after": 0.2}))  # fmt: skip
+    assert plain.status == "loaded_with_quarantine" and strict.status == "rejected"
+
+
+def baseline_window_days(tmp_path: Path) -> None:
+    from pipeline.change import pair_baseline_latest
+
+    scores = pl.DataFrame({"client_id": ["A", "A"], "instrument": "phq9", "scale": "total",
+                           "administered_on": [D0 + dt.timedelta(days=20), D0 + dt.timedelta(days=80)],
+                           "score": [15.0, 5.0]})  # fmt: skip
+    sessions = pl.DataFrame({"client_id": "A", "session_id": ["s1"], "session_date": [D0], "kind": "intake",
+                             "status": "attended"})  # fmt: skip
+    assert pair_baseline_latest(scores, sessions, DEFAULTS.outcomes.baseline_window_days)["paired"].to_list() == [False]
+    assert pair_baseline_latest(scores, sessions, 21)["paired"].to_list() == [True]
+    # and the score stage reads it from the settings: C0002's GAD-7 two days after its first session
+    rows = valid_rows()
+    for row in rows["measures"][17:24]:
+        row["administered_on"] = "2026-02-03"
+    for window, baseline in ((14, dt.date(2026, 2, 3)), (1, None)):
+        home = tmp_path / f"home-{window}"
+        refresh_batches(Paths(home), [write_batch(tmp_path / f"b{window}", rows)], AS_OF,
+                        settings=with_settings(outcomes={"baseline_window_days": window}))  # fmt: skip
+        with io.warehouse(Paths(home).warehouse, read_only=True) as con:
+            found = con.execute("SELECT baseline_date FROM client_change WHERE client_id = 'C0002'").fetchall()
+        assert found == [(baseline,)], window
+
+
+def _effect_size_cis(**outcomes: Any) -> tuple[Any, Any, str]:
+    from pipeline.marts.outcome_summary import effect_size_cis
+
+    change = [{"client_id": f"E{i}", "instrument": "phq9", "scale": "total", "higher_is_better": False,
+               "paired": True, "baseline_score": 10.0 + i % 7, "latest_score": 8.0 + (i * 3) % 11}
+              for i in range(40)]  # fmt: skip
+    ctx = build(warehouse([{"client_id": f"E{i}"} for i in range(40)], client_change=change),
+                with_settings(outcomes=outcomes) if outcomes else with_settings())  # fmt: skip
+    cis = effect_size_cis(ctx).filter(pl.col("dimension") == "overall")
+    return cis["d_ci_low"][0], cis["d_ci_high"][0], ""
+
+
+def bootstrap_resamples(tmp_path: Path) -> None:
+    assert _effect_size_cis() != _effect_size_cis(bootstrap_resamples=500)
+
+
+def bootstrap_seed(tmp_path: Path) -> None:
+    assert _effect_size_cis() != _effect_size_cis(bootstrap_seed=7)
+    assert _effect_size_cis(bootstrap_seed=7) == _effect_size_cis(bootstrap_seed=7)
+
+
+def bootstrap_max_n(tmp_path: Path) -> None:
+    from pipeline.change import effect_sizes
+
+    pre, post = [10.0 + i % 7 for i in range(40)], [8.0 + (i * 3) % 11 for i in range(40)]
+    assert "bootstrap" in effect_sizes(pre, post, higher_is_better=False)["ci_method"]
+    assert "delta-method" in effect_sizes(pre, post, higher_is_better=False, bootstrap_max_n=20)["ci_method"]
+    assert _effect_size_cis() != _effect_size_cis(bootstrap_max_n=20)
+
+
+def density_bins(tmp_path: Path) -> None:
+    from pipeline.marts import change_density
+
+    change = [{"client_id": "A", "instrument": "phq9", "scale": "total", "higher_is_better": False, "paired": True,
+               "baseline_score": 20.0, "latest_score": 5.0}]  # fmt: skip
+    for bins, cell in ((8, "b5-l1"), (3, "b2-l0")):
+        ctx = build(
+            warehouse([{"client_id": "A"}], client_change=change), with_settings(outcomes={"density_bins": bins})
+        )
+        cells = change_density.build(ctx).filter((pl.col("dimension") == "overall") & (pl.col("cell") != "all"))
+        assert cells["cell"].to_list() == [cell]
+
+
+def _milestone_stage(**process: Any) -> int:
+    sessions = [{"client_id": "A", "session_date": D0, "protector_trust": 6, "unblending": "full"}]
+    con = warehouse([{"client_id": "A"}], sessions)
+    build(con, with_settings(process=process) if process else with_settings())
+    return int(rows(con, "milestones")["A"]["stage_reached"])
+
+
+def protector_trust_min(tmp_path: Path) -> None:
+    assert (_milestone_stage(), _milestone_stage(protector_trust_min=6)) == (0, 1)
+
+
+def _self_leadership(**values: Any) -> dict[str, Any]:
+    sessions = [{"client_id": "A", "session_date": d, "self_energy": 4 + i, "polarization": 7 - 2 * i}
+                for i, d in enumerate(weeks(D0, 3))]  # fmt: skip
+    con = warehouse([{"client_id": "A"}], sessions)
+    build(con, with_settings(self_leadership=values) if values else with_settings())
+    return rows(con, "self_leadership")["A"]
+
+
+def index_weights(tmp_path: Path) -> None:
+    # baseline: Self-energy 4 -> 40, polarization 7 -> 30; latest: 6 -> 60 and 3 -> 70; no Self score
+    assert _self_leadership()["index_baseline"] == pytest.approx(35.0)  # (0.25·40 + 0.25·30) / 0.5
+    assert _self_leadership(index_weights=(0.5, 0.5, 0.0))["index_baseline"] == pytest.approx(40.0)
+    assert _self_leadership(index_weights=(0.0, 0.1, 0.9))["index_latest"] == pytest.approx(0.1 * 60 + 0.9 * 70)
+
+
+def slope_min_points(tmp_path: Path) -> None:
+    assert _self_leadership()["slope_per_session_clinician_self_energy"] == pytest.approx(1.0)
+    assert _self_leadership(slope_min_points=4)["slope_per_session_clinician_self_energy"] is None
+
+
+def trajectory_max_session(tmp_path: Path) -> None:
+    from pipeline.marts import self_leadership_trajectory
+
+    sessions = [{"client_id": c, "session_date": d, "self_energy": 5} for c in "AB" for d in weeks(D0, 4)]
+    for cap in (4, 2):
+        ctx = build(warehouse([{"client_id": "A"}, {"client_id": "B"}], sessions),
+                    with_settings(self_leadership={"trajectory_max_session": cap}))  # fmt: skip
+        assert self_leadership_trajectory.build(ctx)["session_number"].max() == cap
+
+
+def _episode_flags(**engagement: Any) -> dict[str, Any]:
+    clients = [{"client_id": "A", "intake_date": D0}]
+    sessions = [{"client_id": "A", "session_date": dt.date(2026, 9, 1), "modality": "in_person", "location_id": "L1"},
+                {"client_id": "A", "session_date": dt.date(2026, 9, 8)},
+                {"client_id": "A", "session_date": dt.date(2026, 9, 15), "modality": "in_person",
+                 "location_id": "L1"}]  # fmt: skip
+    con = warehouse(clients, sessions)
+    build(con, with_settings(engagement=engagement) if engagement else with_settings())
+    return rows(con, "episodes")["A"]
+
+
+def lapse_days(tmp_path: Path) -> None:
+    assert _episode_flags()["lapsed"] is True  # 46 days since 15 September
+    assert _episode_flags(lapse_days=50)["lapsed"] is False
+
+
+def modality_share(tmp_path: Path) -> None:
+    assert _episode_flags()["modality"] == "mixed"  # two of three in person
+    assert _episode_flags(modality_share=0.6)["modality"] == "in_person"
+
+
+def _choice_point(**coaching: Any) -> dict[str, Any]:
+    clients = [{"client_id": "A", "service": "coaching", "discharge_date": dt.date(2026, 3, 2),
+                "discharge_reason": "completed"}]  # fmt: skip
+    resistance = [6, 7, 7, 7, 3, 3]  # mean 7 over sessions 2-4; no commitment kept: follow-through 0
+    sessions = [{"client_id": "A", "session_date": d, "resistance": r, "commitments_set": 2, "commitments_kept": 0}
+                for d, r in zip(weeks(D0, 6), resistance, strict=True)]  # fmt: skip
+    goals = [{"client_id": "A", "goal_id": g, "weight": w, "set_on": D0, "rated_on": D0, "attainment": a}
+             for g, w, a in (("g1", 1, 1), ("g2", 3, -1))]  # fmt: skip
+    con = warehouse(clients, sessions, goals=goals)
+    build(con, with_settings(coaching=coaching) if coaching else with_settings())
+    return rows(con, "coaching_episodes")["A"]
+
+
+def choice_point_window(tmp_path: Path) -> None:
+    assert _choice_point()["choice_point_session"] == 4  # 7, 7, 7
+    assert _choice_point(choice_point_window=4)["choice_point_session"] is None  # 6, 7, 7, 7 averages 6.75
+
+
+def choice_point_resistance(tmp_path: Path) -> None:
+    assert _choice_point(choice_point_resistance=7.5)["choice_point_session"] is None
+
+
+def choice_point_follow_through(tmp_path: Path) -> None:
+    assert _choice_point()["choice_point_session"] == 4  # follow-through 0 < 0.5
+    assert _choice_point(choice_point_follow_through=0.0)["choice_point_session"] is None  # 0 is not below 0
+
+
+def choice_point_continued_sessions(tmp_path: Path) -> None:
+    assert _choice_point()["after_choice_point"] == "ended_otherwise"  # 2 sessions after the choice point at 4
+    assert _choice_point(choice_point_continued_sessions=2)["after_choice_point"] == "continued_coaching"
+
+
+def gas_rho(tmp_path: Path) -> None:
+    for rho in (0.3, 0.6):
+        expected = 50 + 10 * (1 - 3) / ((1 - rho) * 10 + rho * 16) ** 0.5
+        assert _choice_point(gas_rho=rho)["gas_t_baseline"] == pytest.approx(expected)
+
+
+def _not_on_track(**alerts: Any) -> Any:
+    from tests.test_intermediate import _not_on_track as run
+
+    return run([4.0] + [-3.0] * 10 + [-(i % 5) for i in range(20)], **alerts)
+
+
+def min_session_number(tmp_path: Path) -> None:
+    assert _not_on_track()["E00"]["session_number"] == 3
+    assert _not_on_track(min_session_number=4) == {}  # every administration is at session 3: none judged
+
+
+def min_reference(tmp_path: Path) -> None:
+    assert _not_on_track()["E00"]["not_on_track"] is True
+    assert _not_on_track(min_reference=40)["E00"]["not_on_track"] is None
+
+
+def worst_share(tmp_path: Path) -> None:
+    # E13 improved by 2: 9 of the 30 others changed less favourably (30%)
+    assert _not_on_track()["E13"]["not_on_track"] is False
+    assert _not_on_track(worst_share=0.4)["E13"]["not_on_track"] is True
+
+
+def k(tmp_path: Path) -> None:
+    strict = _refresh(tmp_path / "a", valid_rows())
+    loose = _refresh(tmp_path / "b", valid_rows(), disclosure={"k": 2})
+    for summary, hidden in ((strict, True), (loose, False)):
+        meta = io.read_all_tables(Path(summary.published[1]))["engagement_summary"]
+        assert meta.filter(pl.col("dimension") == "overall")["episodes_suppressed"][0] is hidden  # 2 episodes
+
+
+def partition_mb(tmp_path: Path) -> None:
+    from pipeline.ingest import read_batch
+
+    folder = write_batch(tmp_path / "b", valid_rows())
+    whole = read_batch(folder, AS_OF, tmp_path / "s1", DEFAULTS)
+    tiny = read_batch(folder, AS_OF, tmp_path / "s2", with_settings(engine={"partition_mb": 0.0005}))
+    assert whole.measure_parts == [] and tiny.measure_parts != []
+
+
+def scoring_part_rows(tmp_path: Path) -> None:
+    from pipeline import outcomes
+    from schemas.registry import default_registry
+
+    paths = Paths(tmp_path / "home")
+    refresh_batches(paths, [write_batch(tmp_path / "b", valid_rows())], AS_OF)
+    parts = {}
+    for part_rows in (DEFAULTS.engine.scoring_part_rows, 1000):
+        written: list[pl.DataFrame] = []
+        with io.warehouse(paths.warehouse, read_only=True) as con:
+            outcomes.derive_outcomes(con, default_registry(), written.append,
+                                     with_settings(engine={"scoring_part_rows": part_rows}))  # fmt: skip
+        parts[part_rows] = len(written)
+    assert parts == {DEFAULTS.engine.scoring_part_rows: 1, 1000: 1}
+    written = []
+    with io.warehouse(paths.warehouse, read_only=True) as con:
+        five = with_settings(engine={"scoring_part_rows": 5})
+        outcomes.derive_outcomes(con, default_registry(), written.append, five)
+    assert len(written) > 1
+
+
+def incremental_max_share(tmp_path: Path) -> None:
+    from pipeline import outcomes
+
+    calls: list[str] = []
+    update, rebuild = outcomes.update_outcomes, outcomes.rebuild_outcomes
+    outcomes.update_outcomes = lambda *a: calls.append("update") or update(*a)  # type: ignore[assignment,func-returns-value]
+    outcomes.rebuild_outcomes = lambda *a: calls.append("rebuild") or rebuild(*a)  # type: ignore[assignment,func-returns-value]
+    try:
+        paths = Paths(tmp_path / "home")
+        refresh_batches(paths, [write_batch(tmp_path / "a", valid_rows())], AS_OF)
+        for name, attainment, share in (("b", "1", 0.6), ("c", "2", 0.4)):  # one goal of one of the two clients
+            later = {"clients": [], "sessions": [], "measures": [],
+                     "goals": [valid_rows()["goals"][0] | {"attainment": attainment}]}  # fmt: skip
+            refresh_batches(paths, [write_batch(tmp_path / name, later)], AS_OF,
+                            settings=with_settings(engine={"incremental_max_share": share}))  # fmt: skip
+    finally:
+        outcomes.update_outcomes, outcomes.rebuild_outcomes = update, rebuild
+    assert calls == ["rebuild", "update", "rebuild"]
+
+
+EFFECTS: dict[str, Callable[[Path], None]] = {
+    "identifiers.phone_regions": phone_regions,
+    "contract.pre_intake_window_days": pre_intake_window_days,
+    "contract.mean_score_tolerance": mean_score_tolerance,
+    "contract.exported_at_max_share_after": exported_at_max_share_after,
+    "outcomes.baseline_window_days": baseline_window_days,
+    "outcomes.bootstrap_resamples": bootstrap_resamples,
+    "outcomes.bootstrap_max_n": bootstrap_max_n,
+    "outcomes.bootstrap_seed": bootstrap_seed,
+    "outcomes.density_bins": density_bins,
+    "process.protector_trust_min": protector_trust_min,
+    "self_leadership.index_weights": index_weights,
+    "self_leadership.slope_min_points": slope_min_points,
+    "self_leadership.trajectory_max_session": trajectory_max_session,
+    "engagement.lapse_days": lapse_days,
+    "engagement.modality_share": modality_share,
+    "coaching.choice_point_window": choice_point_window,
+    "coaching.choice_point_resistance": choice_point_resistance,
+    "coaching.choice_point_follow_through": choice_point_follow_through,
+    "coaching.choice_point_continued_sessions": choice_point_continued_sessions,
+    "coaching.gas_rho": gas_rho,
+    "alerts.min_session_number": min_session_number,
+    "alerts.min_reference": min_reference,
+    "alerts.worst_share": worst_share,
+    "disclosure.k": k,
+    "engine.partition_mb": partition_mb,
+    "engine.scoring_part_rows": scoring_part_rows,
+    "engine.incremental_max_share": incremental_max_share,
+}
+
+
+def test_every_setting_has_an_effect_test() -> None:
+    assert set(EFFECTS) == {r["key"] for r in DEFAULTS.rows()}
+
+
+@pytest.mark.parametrize("key", list(EFFECTS))
+def test_changing_the_setting_changes_what_it_should(key: str, tmp_path: Path) -> None:
+    EFFECTS[key](tmp_path)
+
+
+def test_settings_objects_are_immutable() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULTS.disclosure.k = 5  # type: ignore[misc]
