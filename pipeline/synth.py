@@ -85,7 +85,7 @@ class Params:
     risk_item_offset: float = 1.5  # item points a risk item (PHQ-9 item 9) sits below the others on one severity
     mean_caseload: int = 150  # episodes per clinician over the history: sets how many clinicians a practice has
     caseload_spread: float = 0.5  # SD of the log caseload across clinicians
-    part_time_rate: float = 0.2  # clinicians with a small caseload …
+    part_time_rate: float = 0.2  # share of clinicians (exactly, at least one) with a small caseload …
     part_time_load: float = 0.25  # … this fraction of a full one
     clinician_effect_sd: float = 0.15  # SD of the clinicians' log multipliers on improvement
     clinician_outlier_rate: float = 0.05  # share of clinicians planted clearly better, and as many clearly worse
@@ -207,7 +207,7 @@ def _roster(n_clients: int, seed: int, p: Params) -> Roster:
     sizes = sizes.astype(np.int64)
     practice_of = np.repeat(np.arange(n_practices), sizes)
     n = len(practice_of)
-    part_time = rng.random(n) < p.part_time_rate
+    part_time = np.isin(np.arange(n), rng.permutation(n)[: max(1, round(p.part_time_rate * n))])
     load = rng.lognormal(0.0, p.caseload_spread, n) * np.where(part_time, p.part_time_load, 1.0)
     weight = practice_weights[practice_of] * load / np.bincount(practice_of, weights=load)[practice_of]
     log_effect = rng.normal(0.0, p.clinician_effect_sd, n)
