@@ -28,7 +28,7 @@ and until dropout, missed sessions before each attended one), which is the same 
 chunk at once with numpy. Clients come in chunks of ``CHUNK_CLIENTS``, each drawn from its own generator seeded by
 (seed, chunk), sharing one roster of practices and clinicians: the same seed gives the same batch, and a large
 batch is written chunk by chunk in bounded memory (``write_batch``). ``ground_truth.json`` records the parameters,
-each clinician's planted effect and the true effects computed from the latent true scores.
+each clinician's planted effect, the planted item-9 prevalence and the true effects, summed chunk by chunk.
 """
 
 from __future__ import annotations
@@ -223,8 +223,17 @@ def _roster(n_clients: int, seed: int, p: Params) -> Roster:
     practices = [f"PR{i + 1:02d}" for i in range(n_practices)]
     first = np.cumsum(sizes) - sizes
     ids = [f"{practices[q]}-C{i - first[q] + 1:02d}" for i, q in enumerate(practice_of)]
-    return Roster(practices, ids, practice_of, first, sizes, weight / weight.sum(), part_time, log_effect,
-                  planted.tolist())  # fmt: skip
+    return Roster(
+        practices=practices,
+        clinician_ids=ids,
+        practice_of=practice_of,
+        first_of_practice=first,
+        size_of_practice=sizes,
+        weight=weight / weight.sum(),
+        part_time=part_time,
+        log_effect=log_effect,
+        planted=planted.tolist(),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,13 +242,14 @@ def _roster(n_clients: int, seed: int, p: Params) -> Roster:
 
 @dataclass
 class Chunk:
-    """One chunk's four tables, and its sums for the ground truth (rows: clinician × telehealth)."""
+    """One chunk's four tables, and its sums for the ground truth (rows: clinician × telehealth; columns: STATS)."""
 
     tables: dict[str, pl.DataFrame]
-    stats: np.ndarray
+    sums: np.ndarray
 
 
 def _stat_names() -> list[str]:
+    """The ground truth's sums: counts of episodes and events, true scores of paired episodes, item-9 odds."""
     names = ["episodes", "with_intake", "treated", "ended", "lapsed", "unplanned", "deviation"]
     names += [f"reach_M{k}" for k in range(1, 5)]
     for inst, scale in SCALE_KEYS:
@@ -311,6 +321,8 @@ def _expected_score(inst: Instrument, scale: Scale, centre: np.ndarray, sd_e: fl
 def _simulate_chunk(
     roster: Roster, seed: int, chunk: int, first_client: int, n: int, as_of: dt.date, p: Params, registry: Registry
 ) -> Chunk:
+    """Clients ``first_client`` … ``first_client + n − 1``: episodes, sessions, answers and goals, and the ground
+    truth's sums; drawn from the chunk's own stream (the roster's is (seed, 0))."""
     rng = np.random.default_rng([seed, chunk + 1])
     today = (as_of - _EPOCH).days
 
@@ -698,16 +710,16 @@ def generate(
     """The four input tables and the ground truth, deterministically from ``seed``."""
     chunks = list(generate_chunks(n_clients, seed, as_of, params, registry))
     tables = {name: pl.concat([chunk.tables[name] for chunk in chunks]) for name in TABLE_NAMES}
-    stats = np.sum([chunk.stats for chunk in chunks], axis=0)
+    sums = np.sum([chunk.sums for chunk in chunks], axis=0)
     counts = {name: frame.height for name, frame in tables.items()}
-    return tables, ground_truth(n_clients, seed, as_of, stats, counts, params, registry)
+    return tables, ground_truth(n_clients, seed, as_of, sums, counts, params, registry)
 
 
 def ground_truth(
     n_clients: int,
     seed: int,
     as_of: dt.date,
-    stats: np.ndarray,
+    sums: np.ndarray,
     counts: dict[str, int],
     params: Params | None = None,
     registry: Registry | None = None,
@@ -716,10 +728,10 @@ def ground_truth(
     p = params or Params()
     registry = registry or default_registry()
     roster = _roster(n_clients, seed, p)
-    total = stats.sum(axis=0)
+    total = sums.sum(axis=0)
 
     def col(name: str, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        return stats[rows, STATS[name]]
+        return sums[rows, STATS[name]]
 
     def ratio(a: float, b: float) -> float | None:
         return float(a / b) if b else None
@@ -865,7 +877,7 @@ def write_batch(
         for stale in out.glob(f"{name}.*"):
             stale.unlink()
     counts = dict.fromkeys(TABLE_NAMES, 0)
-    stats: np.ndarray | None = None
+    sums: np.ndarray | None = None
     with contextlib.ExitStack() as stack:
         sinks: dict[str, IO[bytes]] = {}
         writers: dict[str, pq.ParquetWriter] = {}
@@ -882,12 +894,12 @@ def write_batch(
                         writers[name] = stack.enter_context(pq.ParquetWriter(target, table.schema))
                     writers[name].write_table(table)
                 counts[name] += frame.height
-            stats = chunk.stats if stats is None else stats + chunk.stats
+            sums = chunk.sums if sums is None else sums + chunk.sums
             if progress is not None:
                 done = min(n_clients, (number + 1) * CHUNK_CLIENTS)
                 progress(f"generated {done:,} of {n_clients:,} clients")
-    assert stats is not None, "a batch has at least one client"
-    truth = ground_truth(n_clients, seed, as_of, stats, counts)
+    assert sums is not None, "a batch has at least one client"
+    truth = ground_truth(n_clients, seed, as_of, sums, counts)
     io.write_text_atomic(
         f'exported_at = {as_of.isoformat()}\nsource = "ifs-outcomes demo --seed {seed} --clients {n_clients}"\n',
         out / "batch.toml",
