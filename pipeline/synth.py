@@ -468,11 +468,18 @@ def _simulate_chunk(
     # Process columns: from the attended treatment row each session is, null elsewhere.
     process_row = np.full(n_rows, -1)
     process_row[att] = np.arange(na)
-    s_process = np.where(s_treatment_row >= 0, process_row[np.maximum(s_treatment_row, 0)], -1)
+    s_process = np.full(n_sessions, -1)
+    s_process[s_treatment_row >= 0] = process_row[s_treatment_row[s_treatment_row >= 0]]
     has_process = s_process >= 0
-    sp = np.maximum(s_process, 0)
+
+    def on_sessions(values: np.ndarray) -> np.ndarray:
+        """A value of each attended treatment session on its sessions row (0 elsewhere, where it is null)."""
+        out = np.zeros(n_sessions, dtype=values.dtype)
+        out[has_process] = values[s_process[has_process]]
+        return out
+
     s_coaching = has_process & coaching[s_client]
-    exile_known = has_process & exile_contact[sp]
+    exile_known = has_process & on_sessions(exile_contact)
 
     client_ids = _pseudonyms("c", seed, first_client + np.arange(n))
     session_ids = _pseudonyms("s", seed, (first_client + s_client) * _SLOTS + s_number)
@@ -488,19 +495,19 @@ def _simulate_chunk(
         "modality": _labels(("telehealth", "in_person"), in_person.astype(int)),
         "location_id": _labels(locations, practice[s_client] * 2 + home[s_client], in_person),
         "duration_min": _column(duration, pl.Int64, s_attended),
-        "focus_goal": _column(focus[sp], pl.Int64, has_process),
-        "self_energy": _column(self_energy[sp], pl.Int64, has_process),
-        "protector_trust": _column(trust[sp], pl.Int64, has_process),
-        "polarization": _column(polarization[sp], pl.Int64, has_process),
-        "unblending": _labels(("none", "partial", "full"), unblending[sp], has_process),
-        "exile_contact": _column(exile_contact[sp], pl.Boolean, has_process),
-        "protector_permission": _column(permission[sp], pl.Boolean, exile_known),
-        "exile_witnessed": _column(witnessed[sp], pl.Boolean, exile_known),
-        "unburdening": _labels(extent, unburdening[sp], has_process),
-        "protector_release": _labels(extent, release[sp], has_process),
-        "resistance": _column(np.rint(resistance[sp]), pl.Int64, s_coaching),
-        "commitments_set": _column(commitments[sp], pl.Int64, s_coaching),
-        "commitments_kept": _column(kept[sp], pl.Int64, s_coaching),
+        "focus_goal": _column(on_sessions(focus), pl.Int64, has_process),
+        "self_energy": _column(on_sessions(self_energy), pl.Int64, has_process),
+        "protector_trust": _column(on_sessions(trust), pl.Int64, has_process),
+        "polarization": _column(on_sessions(polarization), pl.Int64, has_process),
+        "unblending": _labels(("none", "partial", "full"), on_sessions(unblending), has_process),
+        "exile_contact": _column(on_sessions(exile_contact), pl.Boolean, has_process),
+        "protector_permission": _column(on_sessions(permission), pl.Boolean, exile_known),
+        "exile_witnessed": _column(on_sessions(witnessed), pl.Boolean, exile_known),
+        "unburdening": _labels(extent, on_sessions(unburdening), has_process),
+        "protector_release": _labels(extent, on_sessions(release), has_process),
+        "resistance": _column(np.rint(on_sessions(resistance)), pl.Int64, s_coaching),
+        "commitments_set": _column(on_sessions(commitments), pl.Int64, s_coaching),
+        "commitments_kept": _column(on_sessions(kept), pl.Int64, s_coaching),
     }
     sessions = pl.DataFrame(session_columns).cast(pl.Schema(TABLES_BY_NAME["sessions"].dtypes))
     # The session id of each attended treatment row, for the answers given at it.

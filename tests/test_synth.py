@@ -39,6 +39,20 @@ def test_generated_batches_pass_validation_with_zero_quarantine(tmp_path: Path, 
         assert table.duplicates == 0
 
 
+def test_a_chunk_without_treatment_sessions(tmp_path: Path) -> None:
+    """A chunk can hold only consultation-only episodes (a last chunk of one client): no sessions to rate."""
+    synth.write_batch(tmp_path / "b", n_clients=1, seed=2, as_of=AS_OF)
+    result = validate_batch(read_batch(tmp_path / "b", AS_OF), Loaded(), default_registry())
+    assert {name: table.received for name, table in result.tables.items()} == {
+        "clients": 1,
+        "sessions": 1,
+        "measures": 0,
+        "goals": 0,
+    }
+    truth = json.loads((tmp_path / "b" / synth.GROUND_TRUTH_FILE).read_text())
+    assert truth["consultation_only_episodes"] == 1 and truth["true_effects"] == {}
+
+
 def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
     """data/sample is exactly what `ifs-outcomes demo --clients 120 --seed 2026` writes."""
     synth.write_batch(tmp_path / "s", n_clients=120, seed=2026, as_of=AS_OF)
