@@ -451,8 +451,10 @@ def _smc(pre: np.ndarray, post: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _dz(pre: np.ndarray, post: np.ndarray, axis: int = -1) -> np.ndarray:
+    """mean / SD of the differences; undefined (NaN, then None) when every difference is the same."""
     diff = post - pre
-    return np.mean(diff, axis=axis) / np.std(diff, ddof=1, axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.mean(diff, axis=axis) / np.std(diff, ddof=1, axis=axis)
 
 
 def _delta_method_ci(

@@ -743,7 +743,8 @@ def dashboard(
 @app.command()
 def bench(
     tiers: Annotated[
-        list[str] | None, typer.Option("--tier", help="S (1k clients), M (10k) or L (100k); repeat for several.")
+        list[str] | None,
+        typer.Option("--tier", help="S (1k clients), M (10k), L (100k) or XL (1M); repeat for several."),
     ] = None,
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Where generated tiers are kept (default benchmarks/.cache).")
@@ -770,7 +771,7 @@ def bench(
     unknown = [t for t in chosen if t not in TIERS]
     if unknown or fmt not in ("csv", "parquet"):
         err.print(
-            f"[red]--tier must be S, M or L and --format csv or parquet (got {escape(str(unknown or fmt))}).[/red]"
+            f"[red]--tier must be S, M, L or XL and --format csv or parquet (got {escape(str(unknown or fmt))}).[/red]"
         )
         raise typer.Exit(EXIT_REJECTED)
     with _guard(None), _progress() as progress:

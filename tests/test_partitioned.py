@@ -78,7 +78,7 @@ def _snapshot(paths: Paths) -> dict[str, pl.DataFrame]:
 
 
 def test_partitioned_refresh_leaves_the_same_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = _faulty_batch(tmp_path / "batch", 1, [("bad_range", 17), ("future", 400), ("unknown_item", 9)], [3, 50])
+    folder = _faulty_batch(tmp_path / "batch", 4, [("bad_range", 17), ("future", 400), ("unknown_item", 9)], [3, 50])
     whole = Paths(tmp_path / "whole")
     refresh_batches(whole, [folder], AS_OF)
     parted = Paths(tmp_path / "parted")
@@ -121,7 +121,7 @@ def test_scoring_by_client_partition_equals_scoring_whole(tmp_path: Path, monkey
     from pipeline.settings import DEFAULTS
 
     paths = Paths(tmp_path / "home")
-    refresh_batches(paths, [_faulty_batch(tmp_path / "batch", 3, [("bad_range", 5)], [])], AS_OF)
+    refresh_batches(paths, [_faulty_batch(tmp_path / "batch", 4, [("bad_range", 5)], [])], AS_OF)
 
     def derive(part_rows: int) -> tuple[dict[str, pl.DataFrame], int]:
         parts: list[pl.DataFrame] = []

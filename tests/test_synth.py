@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,20 @@ def test_generated_batches_pass_validation_with_zero_quarantine(tmp_path: Path, 
     for name, table in result.tables.items():
         assert table.quarantined_count == 0, (name, table.violations.head(10))
         assert table.duplicates == 0
+
+
+def test_a_chunk_without_treatment_sessions(tmp_path: Path) -> None:
+    """A chunk can hold only consultation-only episodes (a last chunk of one client): no sessions to rate."""
+    synth.write_batch(tmp_path / "b", n_clients=1, seed=2, as_of=AS_OF)
+    result = validate_batch(read_batch(tmp_path / "b", AS_OF), Loaded(), default_registry())
+    assert {name: table.received for name, table in result.tables.items()} == {
+        "clients": 1,
+        "sessions": 1,
+        "measures": 0,
+        "goals": 0,
+    }
+    truth = json.loads((tmp_path / "b" / synth.GROUND_TRUTH_FILE).read_text())
+    assert truth["consultation_only_episodes"] == 1 and truth["true_effects"] == {}
 
 
 def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
@@ -105,3 +120,94 @@ def test_notebook_api_exports() -> None:
 
     assert callable(pipeline.analyze_change) and callable(pipeline.build_scores)
     assert set(pipeline.__all__) >= {"analyze_change", "effect_sizes", "nhs_talking_therapies", "long_to_wide"}
+
+
+def _phq9_administrations(measures: pl.DataFrame) -> pl.DataFrame:
+    """One row per PHQ-9 administration: item 9, the sum of items 1-8, and whether it is the first or latest."""
+    phq = measures.filter((pl.col("instrument") == "phq9") & (pl.col("item") != "total"))
+    return (
+        phq.group_by("client_id", "administered_on")
+        .agg(
+            item9=pl.col("value").filter(pl.col("item") == "phq9_9").first(),
+            others=pl.col("value").filter(pl.col("item") != "phq9_9").sum(),
+        )
+        .with_columns(
+            n=pl.len().over("client_id"),
+            first=pl.col("administered_on") == pl.col("administered_on").min().over("client_id"),
+            latest=pl.col("administered_on") == pl.col("administered_on").max().over("client_id"),
+        )
+    )
+
+
+def test_phq9_item9_prevalence_is_plausible_and_falls_with_improvement() -> None:
+    """Outpatient samples: 10-25% answer item 9 above 0 at intake, fewer later, mostly at high severity."""
+    tables, truth = synth.generate(1500, seed=31, as_of=AS_OF)
+    admins = _phq9_administrations(tables["measures"]).filter(pl.col("item9").is_not_null())
+    intake = (admins.filter("first")["item9"] > 0).mean()
+    latest = (admins.filter(pl.col("latest") & (pl.col("n") >= 2))["item9"] > 0).mean()
+    assert 0.10 <= intake <= 0.25, intake  # type: ignore[operator]
+    assert latest < intake  # type: ignore[operator]
+    planted = truth["phq9_item9"]
+    assert abs(intake - planted["planted_prevalence_intake"]) < 0.03  # type: ignore[operator]
+    assert planted["planted_prevalence_latest"] < planted["planted_prevalence_intake"]
+    first = admins.filter("first")
+    severe = (first.filter(pl.col("others") >= 14)["item9"] > 0).mean()
+    mild = (first.filter(pl.col("others") < 8)["item9"] > 0).mean()
+    assert severe > 5 * mild, (severe, mild)  # type: ignore[operator]
+
+
+def test_clinician_effects_are_planted_recorded_and_visible() -> None:
+    """Each clinician's planted effect is in the ground truth; caseloads vary; sessions stay mostly with the
+    assigned clinician; clients of the planted-better clinicians improve more than those of the planted-worse."""
+    tables, truth = synth.generate(3000, seed=41, as_of=AS_OF)
+    clients, sessions = tables["clients"], tables["sessions"]
+    recorded = truth["clinician_effects"]["clinicians"]
+    caseload = dict(clients["clinician_id"].value_counts().iter_rows())
+    assert set(caseload) <= set(recorded)
+    assert sum(e["episodes"] for e in recorded.values()) == clients.height
+    assert all(e["episodes"] == caseload.get(c, 0) for c, e in recorded.items())
+    assert min(caseload.values()) < 0.3 * sorted(caseload.values())[len(caseload) // 2]  # some small caseloads
+    planted = {c: e["planted"] for c, e in recorded.items()}
+    assert {"better", "worse", "typical"} == set(planted.values())
+    for entry in recorded.values():
+        assert entry["multiplier"] == pytest.approx(math.exp(entry["log_multiplier"]))
+        effect = entry["phq9.total"]["true_effect"]
+        if entry["planted"] != "typical":
+            assert (effect < 0) == (entry["planted"] == "better"), entry  # lower PHQ-9 is better
+
+    assigned = sessions.join(clients.select("client_id", assigned="clinician_id"), on="client_id")
+    same = (assigned["clinician_id"] == assigned["assigned"]).mean()
+    assert 0.9 < same < 1  # type: ignore[operator]
+    assert (
+        assigned["clinician_id"].str.slice(0, 4) == assigned["assigned"].str.slice(0, 4)
+    ).all()  # cover: same practice
+
+    admins = _phq9_administrations(tables["measures"]).filter(pl.col("item9").is_not_null() & (pl.col("n") >= 2))
+    change = (
+        admins.sort("administered_on")
+        .group_by("client_id")
+        .agg(change=(pl.col("others") + pl.col("item9")).last() - (pl.col("others") + pl.col("item9")).first())
+        .join(clients.select("client_id", "clinician_id"), on="client_id")
+        .with_columns(planted=pl.col("clinician_id").replace_strict(planted))
+    )
+    mean = dict(change.group_by("planted").agg(pl.col("change").mean()).iter_rows())
+    assert mean["better"] < mean["typical"] < mean["worse"], mean
+
+
+def test_a_batch_written_in_chunks_is_the_batch_generated_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_batch streams chunk by chunk (one roster, one id space); the files equal the whole batch's."""
+    monkeypatch.setattr(synth, "CHUNK_CLIENTS", 40)
+    synth.write_batch(tmp_path / "b", n_clients=130, seed=8, as_of=AS_OF)
+    tables, truth = synth.generate(130, seed=8, as_of=AS_OF)
+    for name, frame in tables.items():
+        synth.as_exported(frame).write_csv(tmp_path / f"{name}.csv", date_format="%Y-%m-%d")
+        assert (tmp_path / "b" / f"{name}.csv").read_bytes() == (tmp_path / f"{name}.csv").read_bytes(), name
+    assert json.loads((tmp_path / "b" / synth.GROUND_TRUTH_FILE).read_text()) == json.loads(
+        json.dumps(truth, sort_keys=True)
+    )
+    assert tables["clients"]["client_id"].n_unique() == 130
+    assert tables["sessions"]["session_id"].is_unique().all()
+    assert truth["counts"] == {name: frame.height for name, frame in tables.items()}
+    assert sum(e["episodes"] for e in truth["clinician_effects"]["clinicians"].values()) == 130
