@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from pipeline.config import Paths, resolve_home
-from pipeline.io import WarehouseBusy
+from pipeline.io import WarehouseBusy, csv_separator
 from pipeline.summary import EXIT_INTERNAL, EXIT_REJECTED, RunSummary
 
 app = typer.Typer(
@@ -285,7 +285,10 @@ def change(
     if cutoff in ("b", "c") and (m_functional is None or sd_functional is None):
         usage(f"--cutoff {cutoff} needs the functional norms: add --m-functional and --sd-functional.")
     try:
-        data = pl.read_csv(file, null_values=["NA", ""], infer_schema_length=None)
+        separator = csv_separator(file)  # ';' and tab files too; a ';' file may write decimals as 2,5
+        data = pl.read_csv(
+            file, separator=separator, decimal_comma=separator == ";", null_values=["NA", ""], infer_schema_length=None
+        )
     except (OSError, pl.exceptions.PolarsError) as exc:
         usage(f"{file}: cannot be read as CSV ({str(exc).splitlines()[0][:120]}); check the path and format.")
     with _guard(None):
