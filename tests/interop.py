@@ -27,6 +27,9 @@ def outcome_snapshot(paths: Paths) -> dict[str, pl.DataFrame]:
     rows sorted, keyed ``warehouse.<table>`` / ``aggregate.<table>``."""
     frames = {f"warehouse.{k}": v for k, v in _tables(paths.warehouse, WAREHOUSE).items()}
     frames |= {f"aggregate.{k}": v for k, v in _tables(paths.published / "aggregate.duckdb").items()}
+    # presenting_themes is a set written as ';'-separated text: REDCap writes it in its choices' order.
+    themes = pl.col("presenting_themes").str.split(";").list.sort().list.join(";")
+    frames["warehouse.clients"] = frames["warehouse.clients"].with_columns(themes)
     return {name: f.drop(PROVENANCE, strict=False).sort(pl.all(), nulls_last=True) for name, f in frames.items()}
 
 
@@ -37,3 +40,117 @@ def assert_same_outcomes(expected: Paths, found: Paths) -> None:
     assert want["warehouse.scores"].height > 0 and want["warehouse.client_change"].height > 0
     for name, frame in want.items():
         assert frame.equals(got[name]), f"{name} differs"
+
+
+# --- a contract batch as the REDCap export a practice would make of it -----------------------------------------
+
+REDCAP_FIXTURES = Path(__file__).parent / "fixtures" / "redcap"
+REDCAP_DICTIONARY = REDCAP_FIXTURES / "dictionary.csv"
+REDCAP_MAPPING = Path(__file__).resolve().parent.parent / "docs" / "examples" / "redcap-mapping.toml"
+REDCAP_KEYS = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"]
+
+
+def _read_text(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, infer_schema=False) if path.exists() else pl.DataFrame()
+
+
+def _dictionary() -> pl.DataFrame:
+    return pl.read_csv(REDCAP_DICTIONARY, infer_schema=False).select(
+        pl.col("Variable / Field Name").alias("field"),
+        pl.col("Form Name").alias("form"),
+        pl.col("Field Type").alias("type"),
+        pl.col("Choices, Calculations, OR Slider Labels").alias("choices"),
+    )
+
+
+def _codes(choices: str | None) -> list[str]:
+    return [part.split(",", 1)[0].strip() for part in (choices or "").split("|") if part.strip()]
+
+
+def _instances(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:
+    """REDCap's instance numbers: 1, 2, … per record, in ``order``."""
+    return frame.sort(["record_id", *order]).with_columns(
+        (pl.int_range(pl.len()).over("record_id") + 1).cast(pl.String).alias("redcap_repeat_instance")
+    )
+
+
+def csv_to_redcap(batch: Path, out: Path) -> Path:
+    """Write ``records.csv`` — the REDCap records export (raw data) of the example project in
+    tests/fixtures/redcap/ — holding the same data as a contract batch; the mapping is docs/examples'."""
+    import tomllib
+
+    mapping = tomllib.loads(REDCAP_MAPPING.read_text(encoding="utf-8"))
+    dictionary = _dictionary()
+    types = dict(zip(dictionary["field"], dictionary["type"], strict=True))
+
+    def form_frame(table: str, frame: pl.DataFrame, event: str, instrument: str | None) -> pl.DataFrame:
+        spec = mapping[table]
+        exprs: list[pl.Expr] = [pl.col("client_id").alias("record_id")]
+        for column, field in spec["columns"].items():
+            value = pl.col(column) if column in frame.columns else pl.lit(None, pl.String)
+            inverse = {v: k for k, v in spec.get("choices", {}).get(column, {}).items()}
+            if types[field] == "checkbox":
+                tokens = value.str.split(";")
+                exprs += [
+                    pl.when(tokens.list.contains(theme)).then(pl.lit("1")).otherwise(pl.lit("0")).alias(f"{field}___{code}")
+                    for theme, code in inverse.items()
+                ]  # fmt: skip
+                continue
+            if inverse:
+                value = value.replace_strict(inverse, default=None)
+            elif types[field] == "yesno":
+                value = value.replace_strict({"true": "1", "false": "0"}, default=None)
+            exprs.append(value.alias(field))
+        out = frame.select(exprs).with_columns(
+            pl.lit(event).alias("redcap_event_name"),
+            pl.lit(instrument, pl.String).alias("redcap_repeat_instrument"),
+            pl.lit("2").alias(f"{spec['form']}_complete"),
+        )
+        return out
+
+    clients = form_frame("clients", _read_text(batch / "clients.csv"), "enrolment_arm_1", None)
+    clients = clients.with_columns(pl.lit(None, pl.String).alias("redcap_repeat_instance"))
+    sessions = _instances(
+        form_frame("sessions", _read_text(batch / "sessions.csv"), "treatment_arm_1", "session"),
+        ["session_date", "session_code"],
+    )
+    frames = [clients, sessions]
+    goals = _read_text(batch / "goals.csv")
+    if goals.height:
+        goals = goals.with_columns(pl.col("weight").fill_null("1"))
+        frames.append(_instances(form_frame("goals", goals, "treatment_arm_1", "gas"), ["gas_rated_on", "gas_goal"]))
+    measures = _read_text(batch / "measures.csv")
+    for m in mapping["measures"]:
+        rows = measures.filter(pl.col("instrument") == m["instrument"])
+        inverse = {str(v): k for k, v in m.get("choices", {}).items()}
+        if inverse:
+            rows = rows.with_columns(pl.col("value").replace_strict(inverse, default=pl.col("value")))
+        wide = rows.pivot(on="item", index=["client_id", "administered_on"], values="value", aggregate_function="first")
+        sessions_of = rows.group_by("client_id", "administered_on").agg(pl.col("session_id").drop_nulls().first())
+        wide = wide.join(sessions_of, on=["client_id", "administered_on"], how="left")
+        form = wide.select(
+            pl.col("client_id").alias("record_id"),
+            pl.col("administered_on").alias(m["date"]),
+            pl.col("session_id").alias(m["session"]),
+            *(pl.col(item).alias(field) for item, field in m["items"].items() if item in wide.columns),
+            pl.lit("treatment_arm_1").alias("redcap_event_name"),
+            pl.lit(m["form"]).alias("redcap_repeat_instrument"),
+            pl.lit("2").alias(f"{m['form']}_complete"),
+        )
+        frames.append(_instances(form, [m["date"]]))
+    columns = list(REDCAP_KEYS)
+    for form, fields in dictionary.group_by("form", maintain_order=True):
+        for field, kind, text in fields.select("field", "type", "choices").iter_rows():
+            if field == "record_id":
+                continue
+            columns += [f"{field}___{c}" for c in _codes(text)] if kind == "checkbox" else [field]
+        columns.append(f"{form[0]}_complete")
+    records = pl.concat([f.with_columns(pl.all().cast(pl.String)) for f in frames], how="diagonal")
+    records = records.with_columns(pl.lit(None, pl.String).alias(c) for c in columns if c not in records.columns)
+    event_order = pl.col("redcap_event_name").replace_strict({"enrolment_arm_1": 0, "treatment_arm_1": 1})
+    instance = pl.col("redcap_repeat_instance").cast(pl.Int64)
+    order = ["record_id", event_order, pl.col("redcap_repeat_instrument").fill_null(""), instance]
+    records = records.sort(order, nulls_last=False).select(columns)
+    out.mkdir(parents=True, exist_ok=True)
+    records.write_csv(out / "records.csv")
+    return out / "records.csv"
