@@ -3,7 +3,9 @@ equivalent batches (comma/';'/tab CSVs, a REDCap export, a FHIR bundle) can be c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -154,3 +156,167 @@ def csv_to_redcap(batch: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     records.write_csv(out / "records.csv")
     return out / "records.csv"
+
+
+# --- a contract batch as the FHIR R4 resources an EHR would export ---------------------------------------------
+
+NS = "urn:ifs-outcomes:"
+ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+BOOLEAN_PROCESS = ("exile_contact", "protector_permission", "exile_witnessed")
+CODE_PROCESS = ("unblending", "unburdening", "protector_release")
+
+
+def _ext(name: str, **value: Any) -> dict[str, Any]:
+    return {"url": f"{NS}fhir:{name}", **value}
+
+
+def _episode(c: dict[str, Any]) -> dict[str, Any]:
+    extensions = [
+        _ext(name, valueCode=c[column])
+        for name, column in (("age-band", "age_band"), ("gender", "gender"), ("profession", "profession"),
+                             ("discharge-reason", "discharge_reason"))
+        if c.get(column)
+    ]  # fmt: skip
+    extensions.append(_ext("helping-professional", valueBoolean=c["helping_professional"] == "true"))
+    extensions += [_ext("presenting-theme", valueCode=t) for t in (c.get("presenting_themes") or "").split(";") if t]
+    period = {k: v for k, v in (("start", c.get("intake_date")), ("end", c.get("discharge_date"))) if v}
+    return {
+        "resourceType": "EpisodeOfCare",
+        "id": f"eoc-{c['client_id']}",
+        "extension": extensions,
+        "status": "finished" if c.get("discharge_date") else ("active" if c.get("intake_date") else "planned"),
+        "type": [{"coding": [{"system": f"{NS}service", "code": c["service"]}]}],
+        "patient": {"reference": f"Patient/{c['client_id']}"},
+        "managingOrganization": {"reference": f"Organization/{c['practice_id']}"},
+        "careManager": {"reference": f"Practitioner/{c['clinician_id']}"},
+        **({"period": period} if period else {}),
+    }
+
+
+def _encounter(s: dict[str, Any]) -> dict[str, Any]:
+    from schemas.inputs import PROCESS_COLUMNS
+
+    process = []
+    for column in PROCESS_COLUMNS:
+        value = s.get(column)
+        if value is None:
+            continue
+        if column in BOOLEAN_PROCESS:
+            process.append({"url": column, "valueBoolean": value == "true"})
+        elif column in CODE_PROCESS:
+            process.append({"url": column, "valueCode": value})
+        else:
+            process.append({"url": column, "valueInteger": int(value)})
+    status = {"attended": "finished", "cancelled": "cancelled", "no_show": "cancelled"}[s["status"]]
+    resource: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": s["session_id"],
+        "extension": ([_ext("session-status", valueCode="no_show")] if s["status"] == "no_show" else [])
+        + ([_ext("ifs-process", extension=process)] if process else []),
+        "status": status,
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                  "code": "AMB" if s["modality"] == "in_person" else "VR"},
+        "type": [{"coding": [{"system": f"{NS}session-kind", "code": s["kind"]}]}],
+        "subject": {"reference": f"Patient/{s['client_id']}"},
+        "episodeOfCare": [{"reference": f"EpisodeOfCare/eoc-{s['client_id']}"}],
+        "participant": [{"individual": {"reference": f"Practitioner/{s['clinician_id']}"}}],
+        "period": {"start": s["session_date"]},
+    }  # fmt: skip
+    if s.get("duration_min"):
+        resource["length"] = {"value": int(s["duration_min"]), "unit": "min", "system": "http://unitsofmeasure.org",
+                              "code": "min"}  # fmt: skip
+    if s.get("location_id"):
+        resource["location"] = [{"location": {"reference": f"Location/{s['location_id']}"}}]
+    if not resource["extension"]:
+        del resource["extension"]
+    return resource
+
+
+def _responses(measures: pl.DataFrame) -> list[dict[str, Any]]:
+    """One QuestionnaireResponse per administration: PHQ-9 by LOINC answer codes, GAD-7 by codes with the ordinal
+    extension, the others as integers (decimals where the value has a fraction); skipped items left out."""
+    from schemas.registry import default_registry
+
+    registry = default_registry()
+    responses = []
+    key = ["client_id", "instrument", "administered_on"]
+    for number, ((client, instrument, on), rows) in enumerate(measures.group_by(key, maintain_order=True), start=1):
+        inst = registry[str(instrument)]
+        assert inst.fhir is not None
+        link = {v: k for k, v in inst.fhir.items.items()}
+        code_of = {}
+        for code, value in inst.fhir.answers.items():
+            code_of.setdefault(value, code)
+        items = []
+        for item, value in rows.select("item", "value").iter_rows():
+            if value is None:
+                continue
+            number_value = float(value)
+            if inst.id in ("phq9", "gad7") and item in inst.item_ids:
+                coding: dict[str, Any] = {"system": "http://loinc.org", "code": code_of[number_value]}
+                if inst.id == "gad7":
+                    coding["extension"] = [{"url": ORDINAL, "valueDecimal": number_value}]
+                answer: dict[str, Any] = {"valueCoding": coding}
+            elif number_value.is_integer():
+                answer = {"valueInteger": int(number_value)}
+            else:
+                answer = {"valueDecimal": number_value}
+            items.append({"linkId": link.get(item, item), "answer": [answer]})
+        session = rows["session_id"].drop_nulls()
+        responses.append({
+            "resourceType": "QuestionnaireResponse",
+            "id": f"qr-{client}-{number}",
+            "questionnaire": inst.fhir.canonicals[0],
+            "status": "completed",
+            "subject": {"reference": f"Patient/{client}"},
+            **({"encounter": {"reference": f"Encounter/{session[0]}"}} if session.len() else {}),
+            "authored": on,
+            "item": items,
+        })  # fmt: skip
+    return responses
+
+
+def _gas(goals: pl.DataFrame) -> list[dict[str, Any]]:
+    resources: list[dict[str, Any]] = []
+    for (client, goal), rows in goals.group_by(["client_id", "goal_id"], maintain_order=True):
+        first = rows.row(0, named=True)
+        resources.append({
+            "resourceType": "Goal", "id": goal, "lifecycleStatus": "active",
+            "description": {"text": "Goal Attainment Scaling goal"},
+            "subject": {"reference": f"Patient/{client}"}, "startDate": first["set_on"],
+            "extension": [_ext("gas-weight", valueInteger=int(first["weight"] or 1))],
+        })  # fmt: skip
+        for number, rating in enumerate(rows.iter_rows(named=True), start=1):
+            resources.append({
+                "resourceType": "Observation", "id": f"{goal}-r{number}", "status": "final",
+                "code": {"coding": [{"system": f"{NS}gas", "code": "attainment"}]},
+                "subject": {"reference": f"Patient/{client}"}, "focus": [{"reference": f"Goal/{goal}"}],
+                "effectiveDateTime": rating["rated_on"], "valueInteger": int(rating["attainment"]),
+            })  # fmt: skip
+    return resources
+
+
+def csv_to_fhir(batch: Path, out: Path, care: bool = True, as_of: str = "2026-10-31") -> Path:
+    """Write one FHIR R4 Bundle (type collection) per client into ``out``, holding the same data as a contract
+    batch: EpisodeOfCare, Encounter, QuestionnaireResponse, Goal and GAS Observation resources — or, with
+    ``care=False``, only the QuestionnaireResponses (for `import fhir --with`)."""
+    tables = {name: _read_text(batch / f"{name}.csv") for name in ("clients", "sessions", "measures", "goals")}
+    by_client: dict[str, list[dict[str, Any]]] = {c: [] for c in tables["clients"]["client_id"]}
+    if care:
+        for c in tables["clients"].iter_rows(named=True):
+            by_client[c["client_id"]].append(_episode(c))
+        for s in tables["sessions"].iter_rows(named=True):
+            by_client[s["client_id"]].append(_encounter(s))
+        if tables["goals"].height:
+            for r in _gas(tables["goals"]):
+                by_client[r["subject"]["reference"].split("/")[1]].append(r)
+    for r in _responses(tables["measures"]):
+        by_client[r["subject"]["reference"].split("/")[1]].append(r)
+    out.mkdir(parents=True, exist_ok=True)
+    for client, resources in by_client.items():
+        bundle = {
+            "resourceType": "Bundle", "type": "collection", "timestamp": f"{as_of}T00:00:00Z",
+            "entry": [{"fullUrl": f"urn:uuid:{r['resourceType']}-{r['id']}", "resource": r} for r in resources],
+        }  # fmt: skip
+        (out / f"{client}.json").write_text(json.dumps(bundle), encoding="utf-8")
+    return out
