@@ -320,3 +320,40 @@ def csv_to_fhir(batch: Path, out: Path, care: bool = True, as_of: str = "2026-10
         }  # fmt: skip
         (out / f"{client}.json").write_text(json.dumps(bundle), encoding="utf-8")
     return out
+
+
+def time_imports(work: Path, clients: int = 3000) -> dict[str, Any]:
+    """Time both imports (real CLI processes, wall clock) on a demo-sized batch and its REDCap/FHIR equivalents."""
+    import subprocess
+    import sys
+    import time
+
+    def run(*args: str | Path) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], check=True, capture_output=True)
+        return round(time.perf_counter() - started, 1)
+
+    def size(path: Path) -> int:
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+    demo = work / "demo"
+    run("demo", "--out", demo, "--clients", str(clients))
+    redcap = csv_to_redcap(demo, work / "redcap")
+    bundles = csv_to_fhir(demo, work / "fhir")
+    result: dict[str, Any] = {"clients": clients, "csv_batch_bytes": size(demo)}
+    result["redcap_records_bytes"] = size(redcap)
+    options = ("--dictionary", REDCAP_DICTIONARY, "--mapping", REDCAP_MAPPING, "--exported-at", "2026-10-31")
+    result["import_redcap_s"] = run("import", "redcap", redcap, *options, "--out", work / "from-redcap")
+    result["fhir_bundles_bytes"] = size(bundles)
+    result["fhir_bundles"] = len(list(bundles.iterdir()))
+    result["import_fhir_s"] = run("import", "fhir", bundles, "--out", work / "from-fhir")
+    for name in ("demo", "from-redcap", "from-fhir"):
+        rows = {p.stem: pl.scan_csv(p).select(pl.len()).collect().item() for p in sorted((work / name).glob("*.csv"))}
+        result[f"{name}_rows"] = rows
+    return result
+
+
+if __name__ == "__main__":  # python -m tests.interop WORK_DIR [CLIENTS]
+    import sys
+
+    print(json.dumps(time_imports(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 3000), indent=1))

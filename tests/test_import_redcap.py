@@ -174,3 +174,9 @@ def test_the_sample_as_a_redcap_export_publishes_the_same_outcomes_as_the_csv_ba
     loaded = cli("refresh", tmp_path / "batch", home=tmp_path / "redcap")
     assert loaded.returncode == 0, loaded.stdout
     assert_same_outcomes(Paths(tmp_path / "csv"), Paths(tmp_path / "redcap"))
+
+
+@pytest.mark.parametrize("command", [(), ("redcap",), ("fhir",)])
+def test_import_help(command: tuple[str, ...]) -> None:
+    result = cli("import", *command, "--help")
+    assert result.returncode == 0 and "Usage" in result.stdout
