@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,10 @@ from pydantic import ValidationError
 
 from pipeline import io
 from pipeline.importers.common import PSEUDONYM, ImportRefused, ImportReport, write_batch
-from schemas.inputs import PROCESS_COLUMNS
+from schemas.inputs import PROCESS_COLUMNS, TABLES_BY_NAME
 from schemas.registry import Instrument, Registry
 
+MEASURE_COLUMNS = TABLES_BY_NAME["measures"].columns
 NS = "urn:ifs-outcomes:"
 SERVICE_SYSTEM = f"{NS}service"
 SESSION_KIND_SYSTEM = f"{NS}session-kind"
@@ -49,7 +51,11 @@ RESPONSE_STATUSES = ("completed", "amended")
 PATIENT_IDENTIFYING = ("name", "telecom", "address", "birthDate", "photo", "contact", "identifier")
 #: Resources read only as the targets of references (their content, names included, is never read).
 REFERENCE_TARGETS = ("Practitioner", "PractitionerRole", "Organization", "Location")
-USED = ("Patient", "EpisodeOfCare", "Encounter", "QuestionnaireResponse", "Questionnaire", "Goal", "Observation")
+#: Resources held in memory (the context every response is placed in) …
+CONTEXT = ("Patient", "EpisodeOfCare", "Encounter", "Questionnaire", "Goal")
+#: … and resources streamed file by file, turned into rows and dropped (they are the bulk: ~5 KB of model each).
+STREAMED = ("QuestionnaireResponse", "Observation")
+USED = CONTEXT + STREAMED
 
 
 @dataclass
@@ -143,46 +149,13 @@ def _files(sources: list[Path]) -> list[Path]:
     return files
 
 
-def read_sources(sources: list[Path], report: ImportReport) -> _Source:
-    """Parse every resource of every file with the R4B models; an invalid resource is set aside, not guessed at."""
-    from fhir.resources.R4B import get_fhir_model_class
-
+def read_sources(files: list[Path], report: ImportReport) -> _Source:
+    """Parse the context resources (`CONTEXT`) of every file; count the types that are not read at all."""
     source = _Source()
     others: Counter[str] = Counter()
-    for path in _files(sources):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ImportRefused(
-                f"{path.name}: cannot be read as JSON (rule unreadable_file: {type(exc).__name__}); export the "
-                "bundle again as UTF-8 FHIR JSON.",
-                rule="unreadable_file",
-            ) from exc
-        if not isinstance(data, dict) or "resourceType" not in data:
-            raise ImportRefused(f"{path.name}: is not a FHIR resource (rule unreadable_file); pass FHIR Bundles.",
-                                rule="unreadable_file")  # fmt: skip
-        if data["resourceType"] == "Bundle":
-            stamp = data.get("timestamp")
-            if isinstance(stamp, str) and len(stamp) >= 10:
-                with contextlib.suppress(ValueError):
-                    source.timestamps.append(dt.date.fromisoformat(stamp[:10]))
-            entries = [e.get("resource") for e in data.get("entry", []) if isinstance(e, dict)]
-        else:
-            entries = [data]
-        for number, raw in enumerate(entries, start=1):
-            kind = raw.get("resourceType") if isinstance(raw, dict) else None
-            where = f"{path.name} entry {number}"
-            if kind not in USED:
-                others[str(kind)] += 1
-                continue
-            try:
-                model = get_fhir_model_class(kind).model_validate(raw)
-            except (ValidationError, ValueError):
-                report.set_aside_rows("invalid_resource", 1, [f"{where} ({kind})"])
-                continue
-            source.by_type[kind].append(
-                _Resource(kind, str(getattr(model, "id", None) or f"entry-{number}"), model, path.name)
-            )
+    for path in files:
+        for res in _parse(path, CONTEXT, report, source, others):
+            source.by_type[res.type].append(res)
     targets = {k: v for k, v in others.items() if k in REFERENCE_TARGETS}
     rest = {k: v for k, v in others.items() if k not in REFERENCE_TARGETS}
     if targets:
@@ -192,6 +165,58 @@ def read_sources(sources: list[Path], report: ImportReport) -> _Source:
         )
     report.set_aside_rows("resource_type_not_imported", sum(rest.values()), sorted(rest))
     return source
+
+
+def stream(files: list[Path], report: ImportReport) -> Iterator[_Resource]:
+    """The `STREAMED` resources, one file at a time, so memory holds one file's models, not the export's."""
+    for path in files:
+        yield from _parse(path, STREAMED, report)
+
+
+def _parse(
+    path: Path,
+    kinds: tuple[str, ...],
+    report: ImportReport,
+    source: _Source | None = None,
+    others: Counter[str] | None = None,
+) -> list[_Resource]:
+    """The resources of ``kinds`` in one file, each checked with its R4B model; an invalid one is set aside."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    found: list[_Resource] = []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImportRefused(
+            f"{path.name}: cannot be read as JSON (rule unreadable_file: {type(exc).__name__}); export the "
+            "bundle again as UTF-8 FHIR JSON.",
+            rule="unreadable_file",
+        ) from exc
+    if not isinstance(data, dict) or "resourceType" not in data:
+        raise ImportRefused(f"{path.name}: is not a FHIR resource (rule unreadable_file); pass FHIR Bundles.",
+                            rule="unreadable_file")  # fmt: skip
+    if data["resourceType"] == "Bundle":
+        stamp = data.get("timestamp")
+        if source is not None and isinstance(stamp, str) and len(stamp) >= 10:
+            with contextlib.suppress(ValueError):
+                source.timestamps.append(dt.date.fromisoformat(stamp[:10]))
+        entries = [e.get("resource") for e in data.get("entry", []) if isinstance(e, dict)]
+    else:
+        entries = [data]
+    for number, raw in enumerate(entries, start=1):
+        kind = raw.get("resourceType") if isinstance(raw, dict) else None
+        where = f"{path.name} entry {number}"
+        if kind not in kinds:
+            if others is not None and kind not in USED:
+                others[str(kind)] += 1
+            continue
+        try:
+            model = get_fhir_model_class(kind).model_validate(raw)
+        except (ValidationError, ValueError):
+            report.set_aside_rows("invalid_resource", 1, [f"{where} ({kind})"])
+            continue
+        found.append(_Resource(kind, str(getattr(model, "id", None) or f"entry-{number}"), model, path.name))
+    return found
 
 
 # --- pseudonyms ---------------------------------------------------------------------------------------------
@@ -386,7 +411,11 @@ def _sessions(
 
 
 def _goals(
-    source: _Source, who: _Pseudonyms, finder: _EpisodeFinder | None, report: ImportReport
+    source: _Source,
+    observations: list[_Resource],
+    who: _Pseudonyms,
+    finder: _EpisodeFinder | None,
+    report: ImportReport,
 ) -> list[dict[str, Any]]:
     """GAS: a Goal per goal (startDate = set_on, weight extension) and an Observation per rating (its focus)."""
     goals: dict[str, dict[str, Any]] = {}
@@ -405,7 +434,7 @@ def _goals(
             "set_on": set_on,
         }
     rows: list[dict[str, Any]] = []
-    for res in source.by_type["Observation"]:
+    for res in observations:
         m = res.model
         if _coded([m.code], GAS_SYSTEM) != "attainment":
             report.set_aside_rows("observation_not_imported", 1, [res.name])
@@ -498,19 +527,20 @@ def _answer_value(answer: Any, inst: Instrument) -> float | None:
 
 
 def _measures(
+    responses: Iterable[_Resource],
     source: _Source,
     registry: Registry,
     who: _Pseudonyms,
     finder: _EpisodeFinder | None,
     session_client: dict[str, str],
     report: ImportReport,
-) -> list[dict[str, Any]]:
+) -> pl.DataFrame:
     """Answers in long format, every item of an administration (unanswered = skipped) plus supplied scores; a
-    response with anything that cannot be read is set aside whole (no score from part of it)."""
+    response with anything that cannot be read is set aside whole (no score from part of it). Returns columns."""
     questionnaires = _Questionnaires(registry, source)
-    rows: list[dict[str, Any]] = []
+    columns: dict[str, list[str | None]] = {c: [] for c in MEASURE_COLUMNS}
     ignored = empty = 0
-    for res in source.by_type["QuestionnaireResponse"]:
+    for res in responses:
         m = res.model
         if m.status not in RESPONSE_STATUSES:
             report.set_aside_rows("response_status_not_imported", 1, [f"{res.name} ({m.status})"])
@@ -558,24 +588,20 @@ def _measures(
         if not answered and not scales:
             empty += 1
             continue
-        for item_id in [*(inst.item_ids if answered else ()), *scales]:
-            rows.append(
-                {
-                    "client_id": client,
-                    "session_id": session,
-                    "instrument": inst.id,
-                    "administered_on": on,
-                    "item": item_id,
-                    "value": values.get(item_id),
-                }
-            )
+        written = [*(inst.item_ids if answered else ()), *scales]
+        keys: dict[str, str | None] = {"client_id": client, "session_id": session, "instrument": inst.id,
+                                       "administered_on": on}  # fmt: skip
+        for column, key in keys.items():
+            columns[column] += [key] * len(written)
+        columns["item"] += written
+        columns["value"] += [values.get(i) for i in written]
     if empty:
         report.notes.append(f"QuestionnaireResponses with no answer at all (not written): {empty}")
     if ignored:
         report.notes.append(
             f"answers to questions the registry leaves out on purpose (e.g. PHQ-9's difficulty): {ignored}"
         )
-    return rows
+    return pl.DataFrame(columns, schema=dict.fromkeys(MEASURE_COLUMNS, pl.String))
 
 
 # --- the importer -------------------------------------------------------------------------------------------
@@ -620,7 +646,18 @@ def import_fhir(
 ) -> ImportReport:
     """Translate FHIR R4 bundles into a contract batch at ``out``; refusals raise `ImportRefused`."""
     report = ImportReport(importer="fhir")
-    source = read_sources(sources, report)
+    files = _files(sources)
+    source = read_sources(files, report)
+    observations: list[_Resource] = []
+
+    def responses() -> Iterator[_Resource]:
+        """The responses, streamed; the (few) GAS observations are kept for the goals."""
+        for res in stream(files, report):
+            if res.type == "Observation":
+                observations.append(res)
+            else:
+                yield res
+
     who = _Pseudonyms(pseudonym, source.by_type["Patient"])
     has_care = bool(source.by_type["EpisodeOfCare"] or source.by_type["Encounter"])
     tables: dict[str, pl.DataFrame]
@@ -632,9 +669,9 @@ def import_fhir(
                 rule="usage",
             )
         tables = _with_batch(with_batch)
-        measures = _measures(source, registry, who, None, {}, report)
+        measures = _measures(responses(), source, registry, who, None, {}, report)
         if source.by_type["Goal"] and "goals" not in tables:
-            tables["goals"] = _frame(_goals(source, who, None, report), "goals")
+            tables["goals"] = _frame(_goals(source, observations, who, None, report), "goals")
     else:
         if not source.by_type["EpisodeOfCare"]:
             raise ImportRefused(
@@ -646,12 +683,12 @@ def import_fhir(
         finder = _EpisodeFinder(episodes)
         session_rows, session_client = _sessions(source, who, finder, report)
         tables = {"clients": _frame(client_rows, "clients"), "sessions": _frame(session_rows, "sessions")}
-        if source.by_type["Goal"]:
-            tables["goals"] = _frame(_goals(source, who, finder, report), "goals")
-        measures = _measures(source, registry, who, finder, session_client, report)
+        measures = _measures(responses(), source, registry, who, finder, session_client, report)
+        if source.by_type["Goal"] or observations:
+            tables["goals"] = _frame(_goals(source, observations, who, finder, report), "goals")
     if who.option is not None and source.by_type["Patient"]:
         report.notes.append(f"Patient resources read for the pseudonym only: {len(source.by_type['Patient'])}")
-    tables["measures"] = _frame(measures, "measures")
+    tables["measures"] = measures
     names = ", ".join(p.name for p in sources[:3]) + (" …" if len(sources) > 3 else "")
     report.tables = write_batch(
         out,
