@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pipeline.config import resolve_home
-from pipeline.io import WarehouseBusy
+from pipeline.io import WarehouseBusy, csv_separator
 from pipeline.settings import Settings, SettingsError
 from pipeline.summary import EXIT_BUSY, EXIT_INTERNAL, EXIT_REJECTED, RunSummary
 
@@ -541,7 +541,10 @@ def change(
     if not pre_needed and pre is not None:
         note("--pre is not used (HLM uses every measurement; --effect between uses --post only); ignored.")
     try:
-        data = pl.read_csv(file, null_values=["NA", ""], infer_schema_length=None)
+        separator = csv_separator(file)  # ';' and tab files too; a ';' file may write decimals as 2,5
+        data = pl.read_csv(
+            file, separator=separator, decimal_comma=separator == ";", null_values=["NA", ""], infer_schema_length=None
+        )
     except (OSError, pl.exceptions.PolarsError) as exc:
         usage(f"{file}: cannot be read as CSV ({str(exc).splitlines()[0][:120]}); check the path and format.")
     pre_value = pre if pre_needed else None
@@ -643,6 +646,118 @@ def _print_change(summary: dict[str, Any], result: Any, out_file: Path) -> None:
 
         out.print(f"Effect sizes (positive = better, 95% CI): {', '.join(fmt(n) for n in ('d', 'g', 'dz'))}")
     out.print(f"wrote {out_file}")
+
+
+import_app = typer.Typer(
+    name="import",
+    help="Turn a REDCap or FHIR export into a contract batch folder; then `refresh` it as usual.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+ImportOutOption = Annotated[
+    Path, typer.Option("--out", help="The batch folder to write (new, or empty); then `refresh` it.")
+]
+ExportedAtOption = Annotated[
+    str | None,
+    typer.Option("--exported-at", help="The batch's as-of date (YYYY-MM-DD) for batch.toml; default: see the docs."),
+]
+BatchIdOption = Annotated[
+    str | None, typer.Option("--batch-id", help="batch_id for batch.toml (default: made by refresh).")
+]
+
+
+def _run_import(importer: str, as_json: bool, run: Callable[[], Any]) -> None:
+    """Run an importer and print its report; exit 0 (all translated), 1 (something set aside) or 2 (refused)."""
+    from rich.markup import escape
+
+    from pipeline.importers.common import ImportRefused, ImportReport
+
+    with _guard(None):
+        try:
+            report: ImportReport = run()
+        except ImportRefused as exc:
+            report = ImportReport(importer=importer, error=exc)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        raise typer.Exit(report.exit_code)
+    if report.error is not None:
+        out.print(f"[red]{escape(report.error.message)}[/red]")
+        out.print("nothing was written")
+        raise typer.Exit(report.exit_code)
+    shown = ", ".join(f"{name} {rows:,}" for name, rows in report.tables.items())
+    out.print(
+        f"[bold]{report.out}[/bold]  [{'green' if report.exit_code == 0 else 'yellow'}]{report.status}[/]  ({shown})"
+    )
+    for reason, count in sorted(report.set_aside.items()):
+        places = report.places.get(reason, [])
+        more = escape(f" — e.g. {'; '.join(places)}") if places else ""
+        out.print(f"  [yellow]not imported: {reason} {count:,}{more}[/yellow]")
+    for note in report.notes:
+        out.print(f"  [dim]note: {escape(note)}[/dim]")
+    out.print(f"next: ifs-outcomes refresh {report.out}")
+    raise typer.Exit(report.exit_code)
+
+
+@import_app.command("redcap")
+def import_redcap(
+    records: Annotated[Path, typer.Argument(help="REDCap's records export (CSV, raw data; ',', ';' or tab).")],
+    dictionary: Annotated[Path, typer.Option("--dictionary", help="The project's data dictionary (CSV).")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="The mapping file (TOML; see docs/importing.md).")],
+    out_dir: ImportOutOption,
+    exported_at: ExportedAtOption = None,
+    batch_id: BatchIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """REDCap records (repeating instruments and events included) → a contract batch folder."""
+    from pipeline.importers.redcap import import_redcap as run
+    from schemas.registry import default_registry
+
+    as_of = _parse_date(exported_at, "--exported-at") if exported_at else None
+    _run_import(
+        "redcap",
+        as_json,
+        lambda: run(records, dictionary, mapping, out_dir, default_registry(), exported_at=as_of, batch_id=batch_id),
+    )
+
+
+@import_app.command("fhir")
+def import_fhir(
+    sources: Annotated[
+        list[Path], typer.Argument(help="FHIR R4 Bundle JSON files, or folders of them.", show_default=False)
+    ],
+    out_dir: ImportOutOption,
+    with_batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--with",
+            help="A CSV batch supplying clients and sessions when the bundles have no "
+            "EpisodeOfCare/Encounter resources.",
+        ),
+    ] = None,
+    pseudonym: Annotated[
+        str | None,
+        typer.Option(
+            "--pseudonym",
+            help="Where the client pseudonym is: 'id' (the Patient's logical id) or "
+            "'identifier:<system>'. Needed when the source holds identifiers (they are then left behind).",
+        ),
+    ] = None,
+    exported_at: ExportedAtOption = None,
+    batch_id: BatchIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """FHIR R4 QuestionnaireResponse bundles (PHQ-9/GAD-7 by LOINC, others by canonical URL) → a batch folder."""
+    from pipeline.importers.fhir import import_fhir as run
+    from schemas.registry import default_registry
+
+    as_of = _parse_date(exported_at, "--exported-at") if exported_at else None
+    _run_import(
+        "fhir",
+        as_json,
+        lambda: run(sources, out_dir, default_registry(), with_batch=with_batch, pseudonym=pseudonym,
+                    exported_at=as_of, batch_id=batch_id),
+    )  # fmt: skip
 
 
 @app.command()

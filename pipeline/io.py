@@ -6,6 +6,7 @@ Keeping I/O at the edge lets every other stage be a plain function of frames, te
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -21,6 +22,12 @@ import duckdb
 import polars as pl
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+#: Separators a CSV input may use besides the comma (much of Europe exports ';', some tools tabs).
+OTHER_SEPARATORS = (";", "\t")
+#: Columns whose numbers may be written with a decimal comma (``2,5``) in a ';'-separated file: the contract's only
+#: decimal column. Integers and dates never carry a comma, so nothing else is touched.
+DECIMAL_COMMA_COLUMNS = ("value",)
+_DECIMAL_COMMA = r"^(\s*[+-]?\d*),(\d+\s*)$"
 WAREHOUSE_TABLES = ("clients", "sessions", "measures", "goals", "quarantine", "runs", "derived_state")
 
 
@@ -129,10 +136,37 @@ def read_table_as_text(path: Path) -> pl.DataFrame:
     return _normalized(frame)
 
 
+def csv_separator(path: Path) -> str:
+    """The file's field separator: ',' unless the header and first lines are clearly ';'- or tab-separated.
+
+    The standard library's sniffer judges the first lines; its answer is taken only when the header holds more of
+    that separator than commas, so a comma file (even one whose `presenting_themes` hold ';') always reads as before.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024).decode("utf-8", errors="replace")
+    except OSError:
+        return ","
+    lines = head.splitlines()[:20]
+    if not lines:
+        return ","
+    try:
+        separator = csv.Sniffer().sniff("\n".join(lines), delimiters="," + "".join(OTHER_SEPARATORS)).delimiter
+    except csv.Error:
+        return ","
+    header = lines[0]
+    return separator if separator in OTHER_SEPARATORS and header.count(separator) > header.count(",") else ","
+
+
 def _scan_raw_text(path: Path) -> pl.LazyFrame:
-    """Every column as text, as stored (no stripping: see `read_part_as_text`)."""
+    """Every column as text, as stored (no stripping: see `read_part_as_text`); in a ';' file, decimal commas in
+    `DECIMAL_COMMA_COLUMNS` become points."""
     if path.suffix == ".csv":
-        frame = pl.scan_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
+        separator = csv_separator(path)
+        frame = pl.scan_csv(path, separator=separator, infer_schema=False, encoding="utf8", raise_if_empty=False)
+        if separator == ";":
+            columns = [c for c in DECIMAL_COMMA_COLUMNS if c in frame.collect_schema()]
+            frame = frame.with_columns(pl.col(columns).str.replace(_DECIMAL_COMMA, "${1}.${2}"))
     else:
         frame = pl.scan_parquet(path)
     schema = frame.collect_schema()

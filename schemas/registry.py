@@ -70,6 +70,23 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class FhirMapping:
+    """How FHIR QuestionnaireResponses of this instrument are recognised (`ifs-outcomes import fhir`).
+
+    A response is this instrument's when its ``questionnaire`` canonical (without ``|version``) is in
+    ``canonicals``, or ends in one of ``codes`` (a LOINC panel: ``http://loinc.org/q/44249-1``). An answer's
+    ``linkId`` (or the LOINC code it ends in) maps to an item or scale id through ``items``, else it must be one;
+    a coded answer's value is its ordinal extension, else ``answers[code]``.
+    """
+
+    canonicals: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    items: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, float] = field(default_factory=dict)
+    ignore: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Instrument:
     id: str
     name: str
@@ -86,6 +103,7 @@ class Instrument:
     reverse_items: frozenset[str]
     risk_items: frozenset[str]
     scales: dict[str, Scale] = field(default_factory=dict)
+    fhir: FhirMapping | None = None
 
     def accepted_item_ids(self) -> frozenset[str]:
         """Ids a `measures.item` may carry: an item, or a scale id when only a score was exported."""
@@ -191,9 +209,24 @@ def parse_instrument(data: dict[str, Any], source: str = "<memory>") -> Instrume
         reverse_items=frozenset(items.get("reverse", [])),
         risk_items=frozenset(items.get("risk", [])),
         scales={sid: _parse_scale(sid, s, inst_id, items) for sid, s in scales_data.items()},
+        fhir=_parse_fhir(data["fhir"], f"{where} [fhir]") if "fhir" in data else None,
     )
     check_instrument(inst, where)
     return inst
+
+
+def _parse_fhir(data: dict[str, Any], where: str) -> FhirMapping:
+    unknown = set(data) - {"canonical", "loinc", "items", "answers", "ignore"}
+    if unknown:
+        raise RegistryError(f"{where}: unknown field '{sorted(unknown)[0]}'; see docs/importing.md.")
+    loinc = data.get("loinc", [])
+    return FhirMapping(
+        canonicals=tuple(str(c).split("|")[0] for c in data.get("canonical", [])),
+        codes=(str(loinc),) if isinstance(loinc, str) else tuple(str(c) for c in loinc),
+        items={str(k): str(v) for k, v in data.get("items", {}).items()},
+        answers={str(k): float(v) for k, v in data.get("answers", {}).items()},
+        ignore=frozenset(str(i) for i in data.get("ignore", [])),
+    )
 
 
 def check_instrument(inst: Instrument, where: str) -> None:
@@ -237,6 +270,15 @@ def check_instrument(inst: Instrument, where: str) -> None:
                 problems.append(f"scale {scale.id!r}: bands {lo.label!r} and {hi.label!r} overlap or are unordered")
         if scale.bands and (scale.bands[0].min != scale.min or scale.bands[-1].max != scale.max):
             problems.append(f"scale {scale.id!r}: bands do not cover {scale.min:g}..{scale.max:g}")
+    if inst.fhir is not None:
+        if not inst.fhir.canonicals and not inst.fhir.codes:
+            problems.append("[fhir] names neither a canonical URL nor a LOINC code")
+        unknown = sorted(set(inst.fhir.items.values()) - inst.accepted_item_ids())
+        if unknown:
+            problems.append(f"[fhir.items] maps to unknown item or scale ids {unknown}")
+        outside = sorted(k for k, v in inst.fhir.answers.items() if not inst.item_min <= v <= inst.item_max)
+        if outside:
+            problems.append(f"[fhir.answers] {outside} are outside the items' range")
     if problems:
         raise RegistryError(f"{where}: " + "; ".join(problems) + ".")
 
