@@ -20,6 +20,7 @@ import polars as pl
 
 from pipeline import identifiers, io
 from pipeline.settings import DEFAULTS, Settings
+from pipeline.staging import StagedAnswers, stage_answers
 from schemas.inputs import TABLES, TABLES_BY_NAME, TableSpec
 
 ROW = "_row"  # 1-based data row number in the source file (row 1 is the first row after the header)
@@ -85,24 +86,9 @@ class Batch:
     dated_by_export: bool = True
     #: Regions whose national phone formats count as identifiers (settings `identifiers.phone_regions`).
     phone_regions: tuple[str, ...] = identifiers.DEFAULT_PHONE_REGIONS
-    #: A large answers file is not held in memory: it is split by client into these Parquet parts (text, ROW),
-    #: and ``tables["measures"]`` is empty. Judged and loaded one part at a time (`validate`, `load`).
-    measure_parts: list[Path] = field(default_factory=list)
-
-    def measure_frames(self) -> Iterator[pl.DataFrame]:
-        """The answers, one client-partitioned text frame at a time (one frame when not partitioned).
-
-        A partitioned file's values are checked for direct identifiers here, part by part, so this raises
-        `BatchRejected` like `read_batch` does — before anything of the batch is written.
-        """
-        if not self.measure_parts:
-            yield self.tables["measures"]
-            return
-        spec = TABLES_BY_NAME["measures"]
-        for part in self.measure_parts:
-            frame = conform_text(io.read_part_as_text(part), spec, ROW).sort(ROW)
-            check_identifier_values(self.files["measures"], frame, self.phone_regions)
-            yield frame
+    #: A large answers file is not held in memory: it is staged in DuckDB (`pipeline.staging`), judged and loaded
+    #: there, and ``tables["measures"]`` is empty.
+    staged: StagedAnswers | None = None
 
 
 @dataclass(frozen=True)
@@ -405,16 +391,16 @@ def _unreadable(path: Path, exc: io.UnreadableFile) -> BatchRejected:
 def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None, settings: Settings = DEFAULTS) -> Batch:
     """Identify and read a batch as text frames holding exactly the contract's columns.
 
-    With a ``staging`` folder, an answers file over the setting `engine.partition_mb` is split there by client
-    instead of read whole (see `Batch.measure_parts`; its identifier check happens as the parts are read); the
-    caller removes the folder when done.
+    With a ``staging`` folder, an answers file over the setting `engine.partition_mb` is staged in DuckDB there
+    instead of read whole (see `Batch.staged`; its identifier check happens as it is judged); the caller removes
+    the folder when done.
     """
     ident = identify(folder, run_date, settings)
     regions = settings.identifiers.phone_regions
     part_bytes = max(1, int(settings.engine.partition_mb * 2**20))
     tables: dict[str, pl.DataFrame] = {}
     file_names: dict[str, str] = {}
-    measure_parts: list[Path] = []
+    staged: StagedAnswers | None = None
     for spec in TABLES:
         path = ident.files.get(spec.name)
         if path is None:
@@ -423,20 +409,17 @@ def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None, set
         elif spec.name == "measures" and staging is not None and path.stat().st_size > part_bytes:
             file_names[spec.name] = path.name
             try:
-                check_columns(path.name, io.text_columns(path), spec, regions)
-                parts = -(-path.stat().st_size // part_bytes)
-                measure_parts = io.partition_as_text(path, staging / spec.name, parts, "client_id", ROW)
+                header = io.text_columns(path)
             except io.UnreadableFile as exc:
                 raise _unreadable(path, exc) from exc
+            check_columns(path.name, header, spec, regions)
+            staged = stage_answers(path, header, spec.columns, staging / spec.name, settings)
             frame = pl.DataFrame(schema=dict.fromkeys(spec.columns, pl.String))
+            if staged is None:  # a file DuckDB might read differently from polars: read in memory, as always
+                frame = _read_in_memory(path, spec, regions)
         else:
             file_names[spec.name] = path.name
-            try:
-                frame = io.read_table_as_text(path)
-            except io.UnreadableFile as exc:
-                raise _unreadable(path, exc) from exc
-            check_columns(path.name, frame.columns, spec, regions)
-            check_identifier_values(path.name, frame, regions)
+            frame = _read_in_memory(path, spec, regions)
         tables[spec.name] = conform_text(frame, spec).with_row_index(ROW, offset=1)
     return Batch(
         path=folder,
@@ -450,5 +433,15 @@ def read_batch(folder: Path, run_date: dt.date, staging: Path | None = None, set
         warnings=list(ident.warnings),
         dated_by_export=ident.dated_by_export,
         phone_regions=regions,
-        measure_parts=measure_parts,
+        staged=staged,
     )
+
+
+def _read_in_memory(path: Path, spec: TableSpec, regions: tuple[str, ...]) -> pl.DataFrame:
+    try:
+        frame = io.read_table_as_text(path)
+    except io.UnreadableFile as exc:
+        raise _unreadable(path, exc) from exc
+    check_columns(path.name, frame.columns, spec, regions)
+    check_identifier_values(path.name, frame, regions)
+    return frame

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -20,8 +19,10 @@ import polars as pl
 from pipeline import io
 from pipeline.faults import fault_point
 from pipeline.ingest import ROW
-from pipeline.validate import Loaded, ValidationResult
-from schemas.inputs import TABLES
+from pipeline.staging import StagedAnswers
+from pipeline.validate import Loaded, ValidationResult, decimal_point
+from schemas.compile import compile_table, quoted
+from schemas.inputs import TABLES, TABLES_BY_NAME
 
 _KEYS = {spec.name: spec.key for spec in TABLES}
 
@@ -90,18 +91,27 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, incoming: pl.DataFrame)
         con.unregister("incoming")
 
 
-def _replace_from_files(con: duckdb.DuckDBPyConnection, table: str, files: list[Path], run: RunRecord) -> None:
-    """`_replace` for valid rows spilled to Parquet: DuckDB reads them itself, never all in Python's memory."""
+def cleared_rows(staged: StagedAnswers, database: str) -> str:
+    """SELECT of the typed answers the fast path cleared, from the scratch database attached as ``database``."""
+    spec = TABLES_BY_NAME["measures"]
+    compiled = compile_table(spec)
+    typed = {c: compiled.typed[c].replace('"value"', decimal_point(staged)) for c in spec.columns}
+    return f"""SELECT {", ".join(f"{expr} AS {quoted(c)}" for c, expr in typed.items())}
+        FROM {database}.answers AS a
+        WHERE a.client_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {database}._slow_ids AS s WHERE s.client_id = a.client_id)"""
+
+
+def _replace_from_staged(con: duckdb.DuckDBPyConnection, table: str, staged: StagedAnswers, run: RunRecord) -> None:
+    """`_replace` for the rows the fast path cleared, read by DuckDB from the scratch database they were staged in
+    (attached as ``_staged``): never through Python's memory, and straight into an empty table."""
     key = _KEYS[table]
-    paths = [str(f) for f in files]  # bound as a parameter: a home path may hold any character
+    cleared = cleared_rows(staged, "_staged")
     if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchall()[0][0]:
         match = " AND ".join(f"t.{k} = i.{k}" for k in key)
-        con.execute(
-            f"DELETE FROM {table} AS t USING (SELECT {', '.join(key)} FROM read_parquet(?)) AS i WHERE {match}", [paths]
-        )
+        con.execute(f"DELETE FROM {table} AS t USING (SELECT {', '.join(key)} FROM ({cleared})) AS i WHERE {match}")
     con.execute(
-        f"INSERT INTO {table} BY NAME SELECT *, ? AS batch_id, ? AS run_id FROM read_parquet(?)",
-        [run.batch_id, run.run_id, paths],
+        f"INSERT INTO {table} BY NAME SELECT *, ? AS batch_id, ? AS run_id FROM ({cleared})", [run.batch_id, run.run_id]
     )
 
 
@@ -123,11 +133,26 @@ def _quarantine_rows(result: ValidationResult, run: RunRecord) -> pl.DataFrame:
 
 def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: RunRecord) -> None:
     """Write the batch's valid rows, its quarantine reasons and its ledger row, all or nothing."""
+    staged = next((r.staged for r in result.tables.values() if r.staged is not None), None)
+    if staged is not None:
+        con.execute("ATTACH ? AS _staged (READ_ONLY)", [str(staged.db)])
+    try:
+        _load(con, result, run)
+    finally:
+        if staged is not None:
+            con.execute("DETACH _staged")
+    found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]).fetchall()
+    if found[0][0] != 1:
+        raise CommitNotApplied(f"run {run.run_id}: the commit did not apply; the warehouse is unchanged")
+
+
+def _load(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: RunRecord) -> None:
     with io.transaction(con):
         for spec in TABLES:
             valid = result.tables[spec.name].valid
-            if result.tables[spec.name].valid_files:
-                _replace_from_files(con, spec.name, result.tables[spec.name].valid_files, run)
+            staged = result.tables[spec.name].staged
+            if staged is not None:
+                _replace_from_staged(con, spec.name, staged, run)
             if valid.height:
                 _replace(
                     con,
@@ -141,9 +166,6 @@ def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: Ru
             con.unregister("incoming_quarantine")
         record_run(con, run)
         fault_point("load:in_transaction")
-    found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]).fetchall()
-    if found[0][0] != 1:
-        raise CommitNotApplied(f"run {run.run_id}: the commit did not apply; the warehouse is unchanged")
 
 
 def read_loaded_context(con: duckdb.DuckDBPyConnection) -> Loaded:

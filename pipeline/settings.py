@@ -201,7 +201,8 @@ class EngineSettings:
     """How the work is split to keep memory bounded (benchmarks/README.md); no effect on any number."""
 
     partition_mb: float = _setting(
-        48.0, "An answers file larger than this (MB) is split by client and judged and loaded part by part.",
+        48.0, "An answers file larger than this (MB) is staged and judged in DuckDB (the compiled contract clears "
+        "most rows; Pandera judges the rest) instead of read into memory.",
         _between(0.0001, 100_000),
     )  # fmt: skip
     scoring_part_rows: int = _setting(
@@ -210,6 +211,11 @@ class EngineSettings:
     incremental_max_share: float = _setting(
         0.2, "A load touching at most this share of clients rescores only those clients.", _between(0, 1)
     )
+    memory_limit_mb: int = _setting(
+        1024, "Memory each DuckDB connection may use (MB) before it spills to a folder inside the home.",
+        _between(64, 1_000_000),
+    )  # fmt: skip
+    threads: int = _setting(0, "Threads each DuckDB connection may use (0: one per core).", _between(0, 1024))
 
 
 SECTIONS: dict[str, type] = {

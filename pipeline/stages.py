@@ -48,6 +48,7 @@ from pipeline.outcomes import DerivedState, refresh_outcomes
 from pipeline.publish import Publication, disclose, publication_meta, publish
 from pipeline.quarantine import finish_quarantine_files, place_quarantine_files, stage_quarantine_files
 from pipeline.settings import DEFAULTS, Settings
+from pipeline.staging import limit
 from pipeline.stage_timing import stage as timed
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
@@ -226,6 +227,7 @@ class Run:
 def _ingest(run: Run) -> None:
     """Identify the batch (its files, content hash, id and as-of date); an export loaded before is skipped."""
     assert run.folder is not None
+    limit(run.con, run.settings, run.paths.warehouse_dir / ".duckdb-tmp")
     run.ident = identify(run.folder, run.run_date, run.settings)
     if run.ident.content_hash in loaded_content_hashes(run.con):
         ident = run.ident
@@ -248,7 +250,7 @@ def _staging(run: Run) -> Path:
 
 
 def _read(run: Run) -> None:
-    """Read the batch's tables as text (a large answers file split by client on disk)."""
+    """Read the batch's tables as text (a large answers file staged in DuckDB, see `pipeline.staging`)."""
     assert run.folder is not None
     run.batch = read_batch(run.folder, run.run_date, _staging(run), run.settings)
     fault_point("batch:read")
@@ -257,9 +259,7 @@ def _read(run: Run) -> None:
 def _validate(run: Run) -> None:
     """Judge every row against the contract and the warehouse as it stands."""
     assert run.batch is not None
-    run.result = validate_batch(
-        run.batch, read_loaded_context(run.con), run.registry, spill=_staging(run) / "valid", settings=run.settings
-    )
+    run.result = validate_batch(run.batch, read_loaded_context(run.con), run.registry, settings=run.settings)
     fault_point("batch:validated")
 
 
@@ -294,6 +294,7 @@ def _expected_publication(run: Run) -> dict[str, Any]:
 
 def _score(run: Run) -> None:
     """Scores, reliability and change brought up to the loaded data (nothing if current; see `pipeline.outcomes`)."""
+    limit(run.con, run.settings, run.paths.warehouse_dir / ".duckdb-tmp")
     run.version = data_version(run.con)
     run.as_of = warehouse_as_of(run.con, run.run_date)
     if run.version is None:

@@ -10,17 +10,19 @@ Nothing here writes anything: ``validate`` and ``refresh`` share it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from pipeline import io
+from pipeline import identifiers, io, staging
 from pipeline.ingest import ROW, Batch, BatchRejected
-from pipeline.score import ADMIN_KEY, score_items
+from pipeline.score import ADMIN_KEY, scale_items_frame, score_items
 from pipeline.settings import DEFAULTS, ContractSettings, Settings
+from pipeline.staging import StagedAnswers
+from schemas.compile import compile_table
 from schemas.inputs import RULE_COLUMNS, TABLES, TABLES_BY_NAME, TableSpec
 from schemas.registry import Registry
 
@@ -50,8 +52,9 @@ class TableResult:
     valid: pl.DataFrame  # typed contract columns, ready to load
     quarantined: pl.DataFrame  # the quarantined rows as received (text), with ROW
     violations: pl.DataFrame  # ROW, rule, column, value (always masked: see `mask`)
-    #: Valid rows written to Parquet instead of held in ``valid`` (a partitioned answers file), and their count.
-    valid_files: list[Path] = field(default_factory=list)
+    #: Valid rows left in DuckDB instead of held in ``valid`` (a staged answers file: the rows of every client the
+    #: fast path cleared, see `pipeline.staging`), and their count.
+    staged: StagedAnswers | None = None
     spilled: int = 0
 
     @property
@@ -308,14 +311,18 @@ def _ids(frame: pl.DataFrame, column: str) -> pl.Series:
 
 
 def validate_batch(
-    batch: Batch, loaded: Loaded, registry: Registry, spill: Path | None = None, settings: Settings = DEFAULTS
+    batch: Batch,
+    loaded: Loaded,
+    registry: Registry,
+    spill: Path | None = None,
+    settings: Settings = DEFAULTS,
 ) -> ValidationResult:
     """Judge every row of the batch; parents (clients) before children (sessions, measures, goals).
 
-    Answers are judged one client partition at a time (`Batch.measure_frames`): every rule on them is keyed
-    within one client. With ``spill``, the valid answers of a partitioned file go to Parquet files there
-    rather than memory. A batch most of whose dated rows lie after its as-of date is refused whole
-    (`check_as_of_plausible`): its date, not its rows, is wrong.
+    The answers of a staged file (`Batch.staged`) are judged in DuckDB by the compiled contract, and only the
+    clients it does not clear are judged here (`judge_staged`); nothing is spilled (``spill`` is accepted for
+    older callers and unused). A batch most of whose dated rows lie after its
+    as-of date is refused whole (`check_as_of_plausible`): its date, not its rows, is wrong.
     """
     contract = settings.contract
     prep = {
@@ -377,24 +384,21 @@ def validate_batch(
     )
     session_result = _finish(sessions)
 
-    # measures, one client partition at a time
+    # measures: a staged file is cleared by the compiled contract in DuckDB, the rest judged here
     session_index = _session_index(session_result, loaded)
     spec = TABLES_BY_NAME["measures"]
-    parts: list[TableResult] = []
-    for number, text in enumerate(batch.measure_frames()):
+
+    def judge_measures(text: pl.DataFrame) -> TableResult:
         measures = prepare(text, spec, batch.as_of)
         client_rules(measures)
         _measure_rules(measures, registry, session_index, episode, contract)
-        part = _finish(measures)
-        # What is kept of a part must not pin the part: polars' filtered text columns are views of its buffers.
-        part.quarantined, part.violations = io.compact(part.quarantined), io.compact(part.violations)
-        if spill is not None and batch.measure_parts:
-            target = spill / f"measures-valid-{number:04d}.parquet"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part.valid.write_parquet(target)
-            part.valid_files, part.spilled, part.valid = [target], part.valid.height, part.valid.clear()
-        parts.append(part)
-    measure_result = combine_parts(parts)
+        return _finish(measures)
+
+    if batch.staged is not None:
+        cleared = episode.filter(~pl.col("client_id").is_in(quarantined_client_ids))
+        measure_result = judge_staged(batch, batch.staged, judge_measures, cleared, session_index, registry, settings)
+    else:
+        measure_result = judge_measures(batch.tables["measures"])
 
     # goals
     client_rules(goals)
@@ -446,7 +450,7 @@ def combine_parts(parts: Iterable[TableResult]) -> TableResult:
         valid=pl.concat([p.valid for p in parts]),
         quarantined=pl.concat([p.quarantined for p in parts]).sort(ROW),
         violations=pl.concat([p.violations for p in parts]).sort(ROW, "rule", "column", nulls_last=True),
-        valid_files=[f for p in parts for f in p.valid_files],
+        staged=next((p.staged for p in parts if p.staged is not None), None),
         spilled=sum(p.spilled for p in parts),
     )
 
@@ -566,3 +570,195 @@ def _measure_rules(
         .unique()
     )
     add(flag(typed.join(mismatched, on=ADMIN_KEY, how="semi"), pl.lit(True), "total_mismatch", "item,value"))
+
+
+# --- a staged answers file: the compiled contract clears clients in DuckDB, Pandera judges the rest -----------
+
+#: Answers of not-cleared clients judged together at most this many at a time (whole clients per part).
+SLOW_PART_ROWS = 1_000_000
+
+
+def decimal_point(staged: StagedAnswers) -> str:
+    """`value` with a decimal comma read as a point, in the strict form the fast path accepts (others go slow)."""
+    if not staged.decimal_comma:
+        return "value"
+    return "regexp_replace(value, '^(-?[0-9]+),([0-9]+)$', '\\1.\\2')"
+
+
+def _registry_ids(registry: Registry) -> pl.DataFrame:
+    """`registry_frame` with a bit per id within its instrument (a repeated id shows in sum vs bit_or)."""
+    frame = registry_frame(registry).with_columns(pl.int_range(pl.len()).over("instrument").cast(pl.Int64).alias("bit"))
+    if frame.height and frame["bit"].max() >= 62:  # type: ignore[operator]
+        raise ValueError("an instrument has more than 62 item and scale ids; widen the fast path's bit set")
+    return frame
+
+
+def _context(
+    con: io.duckdb.DuckDBPyConnection, cleared: pl.DataFrame, sessions: pl.DataFrame, registry: Registry
+) -> None:
+    """The small tables the fast path joins, each id judged by the compiled contract once (not once per row)."""
+    terms = compile_table(TABLES_BY_NAME["measures"]).columns
+    frames = {
+        "_clients": (cleared.select("client_id", "intake_date"), f"{terms['client_id']} AS ok"),
+        "_sessions": (
+            sessions.select("session_id", "client_id", pl.col("_quarantined").alias("quarantined")),
+            f"{terms['session_id']} AS ok",
+        ),
+        "_items": (_registry_ids(registry), f"{terms['instrument']} AND {terms['item']} AS ok"),
+        "_scale_items": (scale_items_frame(registry), "TRUE AS ok"),
+    }
+    for name, (frame, ok) in frames.items():
+        con.register("_frame", frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT *, {ok} FROM _frame")
+        con.unregister("_frame")
+
+
+def _uncleared_clients(
+    con: io.duckdb.DuckDBPyConnection, staged: StagedAnswers, as_of: dt.date, contract: ContractSettings
+) -> pl.Series:
+    """Raw client ids (null included) with a row the fast path does not clear, a repeated item, or a supplied
+    score that may disagree with its items."""
+    compiled = compile_table(TABLES_BY_NAME["measures"])
+    value = decimal_point(staged)
+    clean = compiled.clean(skip=("client_id", "session_id", "instrument", "item"))
+    admins = io.sql_text("staging", "answers_admins").replace("{clean}", clean).replace("{value}", value)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _admins AS {admins}",
+        io.bound(admins, {"as_of": as_of, "window_days": contract.pre_intake_window_days}),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _supplied AS SELECT client_id, instrument, administered_on FROM _admins
+           WHERE clean AND NOT coalesce(repeated, FALSE) AND supplied > 0"""
+    )
+    mismatch = io.sql_text("staging", "answers_mismatch").replace("{value}", value)
+    ids = io.query(
+        con,
+        "SELECT client_id FROM _admins WHERE NOT clean OR coalesce(repeated, FALSE) "
+        f"UNION SELECT client_id FROM ({mismatch})",
+        {"mean_tolerance": contract.mean_score_tolerance},
+    )
+    return ids["client_id"]
+
+
+def _slow_parts(uncleared: pl.Series, rows: int) -> tuple[pl.DataFrame, int]:
+    """Every raw client id to judge slowly, with its part: an id uncleared, or one that reads (stripped, as
+    `pipeline.io` strips) as an uncleared id — the rows of one client always judged together."""
+    raw = uncleared.drop_nulls().unique()
+    normal = raw.str.strip_chars().replace("", None).drop_nulls()
+    ids = pl.concat([raw, normal]).unique()
+    parts = max(1, -(-rows // SLOW_PART_ROWS))
+    frame = pl.DataFrame({"client_id": ids}, schema={"client_id": pl.String}).with_columns(
+        (pl.col("client_id").str.strip_chars().hash() % parts).cast(pl.Int64).alias("part")
+    )
+    return frame, parts
+
+
+def _slow_frames(
+    con: io.duckdb.DuckDBPyConnection, staged: StagedAnswers, parts: int, columns: list[str]
+) -> Iterator[pl.DataFrame]:
+    """The uncleared rows as text, part by part, exactly as `pipeline.io.read_table_as_text` would give them."""
+    select = ", ".join(f"a.{c}" for c in columns)
+    for part in range(parts):
+        frame = io.query(
+            con,
+            f"""SELECT a.rowid + 1 AS {ROW}, {select} FROM answers AS a
+                LEFT JOIN _slow_ids AS s ON s.client_id = a.client_id
+                WHERE s.part = $part OR (a.client_id IS NULL AND $part = 0)
+                ORDER BY a.rowid""",
+            {"part": part},
+        ).with_columns(pl.col(ROW).cast(pl.UInt32))
+        if staged.decimal_comma:
+            frame = frame.with_columns(pl.col("value").str.replace(io._DECIMAL_COMMA, "${1}.${2}"))
+        yield io._normalized(frame)
+
+
+def _fast_identifiers(
+    con: io.duckdb.DuckDBPyConnection, regions: tuple[str, ...]
+) -> list[tuple[str, str, int]]:
+    """Identifier-shaped ids among the cleared rows: their other columns are registry ids, canonical dates and
+    numbers, which never are; the ids are judged once each (the context tables), and counted only if found."""
+    found: list[tuple[str, str, int]] = []
+    for column, table in (("client_id", "_clients"), ("session_id", "_sessions")):
+        ids = io.query(con, f"SELECT DISTINCT {column} AS id FROM {table} WHERE ok")["id"]
+        suspects = ids.filter(~ids.str.contains("[A-Za-z]") | ids.str.contains("@|://|(?i)www\\."))
+        kinds = {v: k for v in suspects.to_list() if (k := identifiers.kind_of(v, regions)) is not None}
+        if not kinds:
+            continue
+        con.register("_suspects", pl.DataFrame({"id": list(kinds)}))
+        counts = io.query(
+            con,
+            f"""SELECT a.{column} AS id, count(*) AS n FROM answers AS a
+                WHERE a.{column} IN (SELECT id FROM _suspects)
+                  AND a.client_id NOT IN (SELECT client_id FROM _slow_ids) GROUP BY 1""",
+        )
+        con.unregister("_suspects")
+        per_kind: dict[str, int] = {}
+        for value, n in counts.iter_rows():
+            per_kind[kinds[value]] = per_kind.get(kinds[value], 0) + int(n)
+        found += [(column, kind, n) for kind, n in per_kind.items()]
+    return found
+
+
+def judge_staged(
+    batch: Batch,
+    staged: StagedAnswers,
+    judge: Callable[[pl.DataFrame], TableResult],
+    cleared: pl.DataFrame,
+    sessions: pl.DataFrame,
+    registry: Registry,
+    settings: Settings,
+) -> TableResult:
+    """The verdict on a staged answers file. DuckDB clears every client all of whose rows the compiled contract
+    (`schemas.compile`) and the context tables clear — no duplicate, no supplied score that may disagree; those
+    rows stay in DuckDB and load from there. Every other client's rows are judged by ``judge`` (Pandera and the
+    context rules, exactly as an in-memory file), so reasons, masking and echo rules are Pandera's. Every rule on
+    answers is keyed within one client, so the verdict is the same as judging the file whole.
+
+    Raises `BatchRejected` when a value is shaped like a direct identifier, before anything is written.
+    """
+    spec = TABLES_BY_NAME["measures"]
+    regions = batch.phone_regions
+    with staging.scratch(staged.db, settings) as con:
+        _context(con, cleared, sessions, registry)
+        uncleared = _uncleared_clients(con, staged, batch.as_of, settings.contract)
+        slow_ids, parts = _slow_parts(uncleared, staged.rows)
+        con.register("_frame", slow_ids)
+        con.execute("CREATE OR REPLACE TABLE _slow_ids AS SELECT * FROM _frame")
+        con.unregister("_frame")
+        slow_rows = int(
+            io.query(
+                con,
+                "SELECT count(*) AS n FROM answers WHERE client_id IS NULL "
+                "OR client_id IN (SELECT client_id FROM _slow_ids)",
+            )["n"][0]
+        )
+        found = _fast_identifiers(con, regions)
+        results: list[TableResult] = []
+        for frame in _slow_frames(con, staged, parts, spec.columns):
+            found += identifiers.count_by_column(frame, spec.columns, regions)
+            if not found:
+                part = judge(frame)
+                part.quarantined, part.violations = io.compact(part.quarantined), io.compact(part.violations)
+                results.append(part)
+        if found:
+            order = {c: i for i, c in enumerate(spec.columns)}
+            column, kind, _ = min(found, key=lambda f: order[f[0]])
+            count = sum(n for c, k, n in found if (c, k) == (column, kind))
+            raise BatchRejected(
+                f"{staged.file_name}: column '{column}' has {count} value(s) shaped like {kind} "
+                "(rule identifier_values); remove direct identifiers from the export and resend.",
+                rule="identifier_values",
+                file=staged.file_name,
+                column=column,
+            )
+    fast = TableResult(
+        name=spec.name,
+        received=staged.rows - slow_rows,
+        duplicates=0,
+        valid=pl.DataFrame(schema=spec.dtypes),
+        quarantined=pl.DataFrame(schema={ROW: pl.UInt32, **dict.fromkeys(spec.columns, pl.String)}),
+        violations=_empty_violations(),
+        staged=staged,
+        spilled=staged.rows - slow_rows,
+    )
+    return combine_parts([*results, fast])

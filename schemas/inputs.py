@@ -209,6 +209,30 @@ class Goals(pa.DataFrameModel):
         strict = True
 
 
+def _sql_iff(a: str, b: str) -> str:
+    """The SQL twin of `_iff`."""
+    return f"coalesce({a}, FALSE) = coalesce({b}, FALSE)"
+
+
+_THEME = "(" + "|".join(THEMES) + ")"
+#: The SQL twin of every custom check above, by check name, over the typed columns (``{column}`` for a column
+#: check's own column). `schemas.compile` builds the fast path from these; each may be *stricter* than its Pandera
+#: version (a row it does not clear is judged by Pandera), never looser — `tests/test_compiled_contract.py`.
+SQL_TWINS: dict[str, str] = {
+    # themes_known: the strict form has no blanks around the separators.
+    "enum": "{column} IS NULL OR regexp_full_match({column}, '" + _THEME + "(;" + _THEME + ")*')",
+    "profession_iff_helping_professional": _sql_iff("{helping_professional}", "{profession} IS NOT NULL"),
+    "discharge_reason_iff_discharge_date": _sql_iff("{discharge_date} IS NOT NULL", "{discharge_reason} IS NOT NULL"),
+    "discharge_before_intake": "coalesce({discharge_date} >= {intake_date}, TRUE)",
+    "location_iff_in_person": _sql_iff("{modality} = 'in_person'", "{location_id} IS NOT NULL"),
+    "duration_iff_attended": _sql_iff("{status} = 'attended'", "{duration_min} IS NOT NULL"),
+    "process_only_if_attended": "coalesce({status} = 'attended', FALSE) OR ("
+    + " AND ".join("{" + c + "} IS NULL" for c in PROCESS_COLUMNS)
+    + ")",
+    "rated_before_set": "coalesce({rated_on} >= {set_on}, TRUE)",
+}
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """How one input table is read, keyed and checked."""

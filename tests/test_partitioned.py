@@ -1,5 +1,6 @@
-"""A large answers file is judged and loaded one client partition at a time: the verdict must be the same as
-judging it whole, row for row, rule for rule, and the warehouse must end up the same."""
+"""A large answers file is staged in DuckDB, cleared there by the compiled contract client by client, and the rest
+judged by Pandera: the verdict must be the same as judging it whole in memory, row for row, rule for rule, and the
+warehouse must end up the same."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from pipeline import ingest, io
 from pipeline.config import Paths
 from pipeline.ingest import ROW, read_batch
+from pipeline.load import cleared_rows
 from pipeline.stages import refresh_batches
 from pipeline.validate import Loaded, validate_batch
 from schemas.registry import default_registry
@@ -42,7 +45,7 @@ def _faulty_batch(folder: Path, seed: int, faults: list[tuple[str, int]], duplic
     return folder
 
 
-#: Answers files split into parts of about 4 kB, so a small batch is judged and loaded in many parts.
+#: Answers files over about 4 kB are staged in DuckDB (the fast path), so a small batch takes it.
 SMALL_PARTS = with_settings(engine={"partition_mb": 4_000 / 2**20})
 
 
@@ -59,16 +62,20 @@ def test_partitioned_verdict_equals_whole_verdict(
         folder = _faulty_batch(Path(tmp) / "batch", seed, faults, duplicates)
         whole = validate_batch(read_batch(folder, AS_OF), Loaded(), default_registry())
         batch = read_batch(folder, AS_OF, Path(tmp) / "staging", SMALL_PARTS)
-        assert len(batch.measure_parts) > 3
-        parted = validate_batch(batch, Loaded(), default_registry(), spill=Path(tmp) / "spill")
+        assert batch.staged is not None
+        parted = validate_batch(batch, Loaded(), default_registry(), settings=SMALL_PARTS)
         for name, table in whole.tables.items():
             other = parted.tables[name]
             assert table.counts() == other.counts(), name
             assert table.violations.equals(other.violations), name
             assert table.quarantined.equals(other.quarantined), name
-        spilled = pl.concat([pl.read_parquet(f) for f in parted.tables["measures"].valid_files])
+        staged = parted.tables["measures"]
+        assert staged.spilled > 0
+        with duckdb.connect() as con:
+            con.execute("ATTACH ? AS s (READ_ONLY)", [str(batch.staged.db)])
+            cleared = con.sql(cleared_rows(batch.staged, "s")).pl()
         key = ["client_id", "instrument", "administered_on", "item"]
-        assert whole.tables["measures"].valid.sort(key).equals(spilled.sort(key))
+        assert whole.tables["measures"].valid.sort(key).equals(pl.concat([staged.valid, cleared]).sort(key))
 
 
 def _snapshot(paths: Paths) -> dict[str, pl.DataFrame]:
@@ -98,8 +105,9 @@ def test_a_large_file_with_an_identifier_is_still_rejected(tmp_path: Path, monke
         .alias("session_id")
     ).write_csv(folder / "measures.csv")  # fmt: skip
     batch = read_batch(folder, dt.date(2026, 10, 31), tmp_path / "staging", SMALL_PARTS)
+    assert batch.staged is not None
     with pytest.raises(ingest.BatchRejected) as caught:
-        validate_batch(batch, Loaded(), default_registry(), spill=tmp_path / "spill")
+        validate_batch(batch, Loaded(), default_registry(), settings=SMALL_PARTS)
     assert caught.value.rule == "identifier_values" and caught.value.column == "session_id"
     assert "someone" not in caught.value.message
     # and through `refresh`: rejected whole, nothing loaded, the rejection recorded
