@@ -21,7 +21,7 @@ import polars as pl
 from pipeline import identifiers, io
 from pipeline.settings import DEFAULTS, Settings
 from pipeline.staging import StagedAnswers, stage_answers
-from schemas.inputs import TABLES, TABLES_BY_NAME, TableSpec
+from schemas.inputs import TABLES, TableSpec
 
 ROW = "_row"  # 1-based data row number in the source file (row 1 is the first row after the header)
 #: A batch id names a folder under the home: it starts with a letter or digit, so it is never '.', '..' or an option.

@@ -48,8 +48,8 @@ from pipeline.outcomes import DerivedState, refresh_outcomes
 from pipeline.publish import Publication, disclose, publication_meta, publish
 from pipeline.quarantine import finish_quarantine_files, place_quarantine_files, stage_quarantine_files
 from pipeline.settings import DEFAULTS, Settings
-from pipeline.staging import limit
 from pipeline.stage_timing import stage as timed
+from pipeline.staging import limit
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
 from schemas.inputs import CONTRACT_VERSION

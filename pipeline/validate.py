@@ -672,9 +672,7 @@ def _slow_frames(
         yield io._normalized(frame)
 
 
-def _fast_identifiers(
-    con: io.duckdb.DuckDBPyConnection, regions: tuple[str, ...]
-) -> list[tuple[str, str, int]]:
+def _fast_identifiers(con: io.duckdb.DuckDBPyConnection, regions: tuple[str, ...]) -> list[tuple[str, str, int]]:
     """Identifier-shaped ids among the cleared rows: their other columns are registry ids, canonical dates and
     numbers, which never are; the ids are judged once each (the context tables), and counted only if found."""
     found: list[tuple[str, str, int]] = []

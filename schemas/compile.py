@@ -170,7 +170,9 @@ def _excludes_blanks(check: pa.Check) -> bool:
         return all(isinstance(v, str) and v == v.strip() and v for v in check.statistics["allowed_values"])
     if check.name == "str_matches":
         pattern = str(check.statistics["pattern"])
-        return pattern.startswith("^[") and pattern.endswith("$") and not any(
-            token in pattern for token in (" ", "\\s", "\\S", "\\W", "\\D", "[^", ".", "|")
+        return (
+            pattern.startswith("^[")
+            and pattern.endswith("$")
+            and not any(token in pattern for token in (" ", "\\s", "\\S", "\\W", "\\D", "[^", ".", "|"))
         )
     return False
