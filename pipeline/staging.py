@@ -6,8 +6,8 @@ The scratch table keeps the file's text exactly as a reader gives it (no strippi
 `pipeline.io`'s text handling to the few rows it judges), and its ``rowid`` is the source row (an
 order-preserving ``CREATE TABLE AS`` with no join; a ``row_number() OVER ()`` would serialise the read,
 STACK-NOTES §7). A file DuckDB and polars might read differently — blank lines (polars makes them rows), a lone
-carriage return, a line break inside a quoted value, anything DuckDB's strict reader refuses — is not staged (`stage_answers` returns None) and
-takes the in-memory path, which judges it exactly as before.
+carriage return, a line break inside a quoted value, anything DuckDB's strict reader refuses — is not staged
+(`stage_answers` returns None) and takes the in-memory path, which judges it exactly as before.
 """
 
 from __future__ import annotations
