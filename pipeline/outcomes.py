@@ -4,29 +4,24 @@
 data: nothing when its recovery record (`derived_state`) matches, only the clients the loads since touched when
 that is exact (same registry, settings and code, no batch removed, at most `engine.incremental_max_share` of the
 clients), else a full rebuild — each in one transaction with the record, so an interruption leaves the old tables
-and the old record. Scoring itself is `pipeline.score`; pairing, reliability and change `pipeline.change`.
+and the old record. Scoring, pairing and the baselines' moments are SQL over the warehouse (`sql/scoring/`, the
+twins of `pipeline.score` and `pipeline.change`, checked against them in `tests/test_score_sql.py`); only the
+pairs and a few numbers per scale reach Python, where `pipeline.change` decides reliable change and categories.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from pipeline import io
-from pipeline.change import (
-    PAIR_COLUMNS,
-    PAIR_KEY,
-    baseline_items,
-    build_client_change,
-    pair_baseline_latest,
-    reliability_from_baselines,
-)
+from pipeline.change import PAIR_KEY, build_client_change
 from pipeline.faults import fault_point
 from pipeline.load import runs_after
-from pipeline.score import build_scores
+from pipeline.score import assign_bands, scale_facts_frame, scale_items_frame
 from pipeline.settings import Settings
 from schemas.registry import Registry
 
@@ -92,67 +87,151 @@ def _affected_since(
     return clients_touched_by(con, [run_id for run_id, _ in later])
 
 
-#: What scoring and pairing read of the answers and of the sessions.
-ANSWER_COLUMNS = "client_id, session_id, instrument, administered_on, item, value"
-SESSION_COLUMNS = "client_id, session_id, session_date, kind, status"
-
 ScoreSink = Callable[[pl.DataFrame], None]
+
+
+def _registry_tables(con: io.duckdb.DuckDBPyConnection, registry: Registry) -> None:
+    """The registry as the small tables scoring joins (`_scale_items`, `_scale_facts`)."""
+    for name, frame in (("_scale_items", scale_items_frame(registry)), ("_scale_facts", scale_facts_frame(registry))):
+        con.register("_frame", frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _frame")
+        con.unregister("_frame")
+
+
+def _score_parts(
+    con: io.duckdb.DuckDBPyConnection, registry: Registry, settings: Settings, affected: bool
+) -> Iterator[str]:
+    """Score the answers in SQL (`sql/scoring/scored.sql`), whole clients at a time (`engine.scoring_part_rows`
+    each; the clients in ``_affected`` only, when ``affected``): after each step, the temp table ``_scores_part``
+    holds that part's rows of the `scores` table, and its SELECT (in `SCORE_COLUMNS` order) is yielded."""
+    _registry_tables(con, registry)
+    where = "client_id IN (SELECT client_id FROM _affected)" if affected else "TRUE"
+    rows = con.execute(f"SELECT count(*) FROM measures WHERE {where}").fetchall()[0][0]
+    parts = max(1, -(-rows // settings.engine.scoring_part_rows))
+    scored = io.sql_text("scoring", "scored")
+    for part in range(parts):
+        clients = where if parts == 1 else f"{where} AND hash(client_id) % {parts} = {part}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _scored AS {scored.replace('{clients}', clients)}")
+        distinct = io.query_pl(
+            con, "SELECT DISTINCT instrument, scale, score FROM _scored WHERE score IS NOT NULL"
+        )  # a few thousand values: the registry's own `band_of` labels them (`assign_bands`)
+        con.register("_frame", assign_bands(distinct, registry))
+        con.execute("CREATE OR REPLACE TEMP TABLE _bands AS SELECT * FROM _frame")
+        con.unregister("_frame")
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _scores_part AS
+               SELECT s.client_id, s.instrument, s.administered_on, s.session_id, s.scale, s.score, s.pomp, b.band,
+                      s.source, s.n_items, s.n_answered, s.prorated, s.incomplete_reason,
+                      ?::VARCHAR AS registry_version
+               FROM _scored AS s
+               LEFT JOIN _bands AS b ON b.instrument = s.instrument AND b.scale = s.scale AND b.score = s.score""",
+            [registry.version],
+        )
+        yield "SELECT * FROM _scores_part"
+    for name in ("_scored", "_bands", "_scores_part"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _pairs(con: io.duckdb.DuckDBPyConnection, settings: Settings, scores: str = "scores") -> pl.DataFrame:
+    """Baseline and latest per episode × scale (`sql/scoring/pairs.sql`) from the ``scores`` table: one row per
+    pair (a few per client), sorted as `pipeline.change.build_client_change` expects."""
+    sql = io.sql_text("scoring", "pairs").replace("FROM scores", f"FROM {scores}")
+    return io.query(con, f"SELECT * FROM ({sql}) ORDER BY {', '.join(PAIR_KEY)}", {
+        "window_days": settings.outcomes.baseline_window_days
+    })  # fmt: skip
+
+
+def reliability_from_moments(moments: pl.DataFrame, registry: Registry) -> pl.DataFrame:
+    """`pipeline.change.reliability_from_baselines` from the per-item moments of `sql/scoring/baseline_moments.sql`
+    instead of the item matrices: α = k/(k − 1)·(1 − Σ var(item) / var(total)) over the complete baselines."""
+    rows = []
+    for inst in registry.instruments.values():
+        for scale in inst.scales.values():
+            part = moments.filter((pl.col("instrument") == inst.id) & (pl.col("scale") == scale.id))
+            n = int(part["n"][0]) if part.height else 0
+            k = len(scale.items)
+            alpha = None
+            if part.height == k and k >= 2 and n >= 3:
+                total_var = part["total_var"][0]
+                if total_var is not None and total_var > 0:
+                    item_var = sum(float(part.filter(pl.col("item") == i)["item_var"][0]) for i in scale.items)
+                    alpha = float(k / (k - 1) * (1 - item_var / total_var))
+            used = scale.reliability if scale.reliability is not None else alpha
+            rows.append(
+                {
+                    "instrument": inst.id,
+                    "scale": scale.id,
+                    "n_baseline_complete": n,
+                    "alpha_estimated": alpha,
+                    "reliability_published": scale.reliability,
+                    "reliability_published_source": scale.reliability_source or None,
+                    "reliability_used": used,
+                    "reliability_source": "published"
+                    if scale.reliability is not None
+                    else ("estimated" if alpha is not None else None),
+                    "registry_version": registry.version,
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema_overrides={
+            "alpha_estimated": pl.Float64,
+            "reliability_published": pl.Float64,
+            "reliability_used": pl.Float64,
+        },
+    )
+
+
+def _change(
+    con: io.duckdb.DuckDBPyConnection, registry: Registry, settings: Settings, scores: str = "scores"
+) -> dict[str, pl.DataFrame]:
+    """`scale_reliability` and `client_change` from the scores in the warehouse: pairs and the baselines' moments
+    in SQL, then the small aggregated inputs (pairs, a few numbers per scale) through `pipeline.change`."""
+    pairs = _pairs(con, settings, scores)
+    baselines = pairs.filter(pl.col("baseline_date").is_not_null()).select(
+        "client_id", "instrument", pl.col("baseline_date").alias("administered_on")
+    )
+    con.register("_frame", baselines.unique())
+    con.execute("CREATE OR REPLACE TEMP TABLE _baselines AS SELECT * FROM _frame")
+    con.unregister("_frame")
+    moments = io.query_pl(con, io.sql_text("scoring", "baseline_moments"))
+    con.execute("DROP TABLE IF EXISTS _baselines")
+    reliability = reliability_from_moments(moments, registry)
+    return {"scale_reliability": reliability, "client_change": build_client_change(pairs, reliability, registry)}
 
 
 def derive_outcomes(
     con: io.duckdb.DuckDBPyConnection, registry: Registry, write_scores: ScoreSink, settings: Settings
 ) -> dict[str, pl.DataFrame]:
-    """The score and change stages over everything loaded: `scores` (handed to ``write_scores`` one client
-    partition at a time), and the returned `scale_reliability` and `client_change`.
-
-    Scoring, pairing and the baseline item matrices are per client, so they run over client partitions of the
-    answers (`engine.scoring_part_rows` each); only the much smaller pairs and matrices are held together.
-    """
-    n_measures = con.execute("SELECT count(*) FROM measures").fetchall()[0][0]
-    parts = max(1, -(-n_measures // settings.engine.scoring_part_rows))
-    partition = f"hash(client_id) % {parts}"
-    sessions = io.query_pl(con, f"SELECT {SESSION_COLUMNS}, {partition} AS _part FROM sessions")
-    pairs, baselines = [], []
-    for part in range(parts):
-        measures = io.query_pl(
-            con,
-            f"SELECT {ANSWER_COLUMNS} FROM measures WHERE {partition} = ?",
-            [part],
-        )
-        scores = build_scores(measures, registry)
-        part_pairs = pair_baseline_latest(
-            scores, sessions.filter(pl.col("_part") == part).drop("_part"), settings.outcomes.baseline_window_days
-        )
-        write_scores(scores)
-        pairs.append(io.compact(part_pairs))
-        baselines.append(baseline_items(measures, part_pairs, registry))
-        del measures, scores, part_pairs
-    matrices = {key: pl.concat(m[key] for m in baselines if key in m) for key in {k for m in baselines for k in m}}
-    reliability = reliability_from_baselines(matrices, registry)
-    return {
-        "scale_reliability": reliability,
-        "client_change": build_client_change(pl.concat(pairs).sort(PAIR_KEY), reliability, registry),
-    }
+    """The score and change stages over everything loaded, for callers outside a refresh (and the tests): `scores`
+    handed to ``write_scores`` one client partition at a time (`engine.scoring_part_rows` answers each), and the
+    returned `scale_reliability` and `client_change`. A refresh runs the same SQL straight into the warehouse."""
+    frames = []
+    for select in _score_parts(con, registry, settings, affected=False):
+        frame = io.query_pl(con, select)
+        write_scores(frame)
+        frames.append(frame)
+    con.register("_frame", pl.concat(frames))
+    con.execute("CREATE OR REPLACE TEMP TABLE _all_scores AS SELECT * FROM _frame")
+    con.unregister("_frame")
+    try:
+        return _change(con, registry, settings, scores="_all_scores")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _all_scores")
 
 
 def rebuild_outcomes(
     con: io.duckdb.DuckDBPyConnection, registry: Registry, state: DerivedState, settings: Settings
 ) -> None:
     """Replace `scores`, `scale_reliability` and `client_change` in one transaction with the recovery record
-    ``state`` (readers see all old or all new); scores are written part by part as `derive_outcomes` produces
-    them, never all in memory."""
-    written = [0]
-
-    def write_scores(scores: pl.DataFrame) -> None:
-        con.register("_scores", scores)
-        verb = "CREATE OR REPLACE TABLE scores AS" if not written[0] else "INSERT INTO scores"
-        con.execute(f"{verb} SELECT * FROM _scores")
-        con.unregister("_scores")
-        written[0] += 1
-
+    ``state`` (readers see all old or all new). Scores are computed and written by DuckDB, part by part; only
+    pairs and per-scale moments reach Python."""
     with io.transaction(con):
-        derived = derive_outcomes(con, registry, write_scores, settings)
-        io.create_tables(con, derived, replace=True)
+        for number, select in enumerate(_score_parts(con, registry, settings, affected=False)):
+            con.execute(
+                f"CREATE OR REPLACE TABLE scores AS {select}" if number == 0 else f"INSERT INTO scores {select}"
+            )
+        io.create_tables(con, _change(con, registry, settings), replace=True)
         _record_state(con, state)
         fault_point("outcomes:in_transaction")
 
@@ -184,52 +263,24 @@ def update_outcomes(
     state: DerivedState,
     settings: Settings,
 ) -> None:
-    """`rebuild_outcomes` for loads that touched only ``affected`` clients: the same tables and recovery record, in
-    one transaction.
+    """`rebuild_outcomes` for loads that touched only ``affected`` clients (incremental by episode): the same tables
+    and recovery record, in one transaction.
 
-    Scores and pairs are per client, so only the affected clients are rescored and re-paired; every other
-    client's pair is read back from `client_change`. What spans clients — Cronbach's alpha from all baselines,
-    the baseline SD of the paired episodes — is recomputed over everyone, from the baseline answers only, so
-    the result equals a full rebuild (`tests/test_partitioned.py`).
+    Only the affected clients' answers are rescored (their `scores` rows replaced); what spans clients — the
+    pairs' baseline SD, Cronbach's alpha from every baseline, the change categories — is recomputed from the
+    scores and the baselines' moments in SQL, which is cheap, so the result equals a full rebuild by
+    construction (`tests/test_partitioned.py`).
     """
-    con.register("_affected", affected)
+    con.register("_frame", affected)
+    con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT DISTINCT client_id FROM _frame")
+    con.unregister("_frame")
     try:
-        measures = io.query_pl(
-            con,
-            f"SELECT {ANSWER_COLUMNS} FROM measures WHERE client_id IN (SELECT client_id FROM _affected)",
-        )
-        sessions = io.query_pl(
-            con,
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE client_id IN (SELECT client_id FROM _affected)",
-        )
-        scores = build_scores(measures, registry)
-        kept = io.query_pl(
-            con,
-            f"SELECT {', '.join(PAIR_COLUMNS)} FROM client_change "
-            "WHERE client_id NOT IN (SELECT client_id FROM _affected)",
-        ).with_columns(pl.lit(None, pl.Date).alias("first_session"))
-        fresh = pair_baseline_latest(scores, sessions, settings.outcomes.baseline_window_days)
-        pairs = pl.concat([fresh, kept.select(fresh.columns)], how="vertical_relaxed").sort(PAIR_KEY)
-        baselines = (
-            pairs.filter(pl.col("baseline_date").is_not_null())
-            .select("client_id", "instrument", pl.col("baseline_date").alias("administered_on"))
-            .unique()
-        )
-        con.register("_baselines", baselines)
-        baseline_answers = io.query_pl(
-            con,
-            f"SELECT {ANSWER_COLUMNS} FROM measures JOIN _baselines USING (client_id, instrument, administered_on)",
-        )
-        con.unregister("_baselines")
-        reliability = reliability_from_baselines(baseline_items(baseline_answers, pairs, registry), registry)
-        client_change = build_client_change(pairs, reliability, registry)
         with io.transaction(con):
             con.execute("DELETE FROM scores WHERE client_id IN (SELECT client_id FROM _affected)")
-            con.register("_scores", scores)
-            con.execute("INSERT INTO scores SELECT * FROM _scores")
-            con.unregister("_scores")
-            io.create_tables(con, {"scale_reliability": reliability, "client_change": client_change}, replace=True)
+            for select in _score_parts(con, registry, settings, affected=True):
+                con.execute(f"INSERT INTO scores {select}")
+            io.create_tables(con, _change(con, registry, settings), replace=True)
             _record_state(con, state)
             fault_point("outcomes:in_transaction")
     finally:
-        con.unregister("_affected")
+        con.execute("DROP TABLE IF EXISTS _affected")

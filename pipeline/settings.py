@@ -212,7 +212,7 @@ class EngineSettings:
         0.2, "A load touching at most this share of clients rescores only those clients.", _between(0, 1)
     )
     memory_limit_mb: int = _setting(
-        1024, "Memory each DuckDB connection may use (MB) before it spills to a folder inside the home.",
+        1024, "Memory each DuckDB connection may use (MiB) before it spills to a folder inside the home.",
         _between(64, 1_000_000),
     )  # fmt: skip
     threads: int = _setting(0, "Threads each DuckDB connection may use (0: one per core).", _between(0, 1024))

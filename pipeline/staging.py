@@ -42,7 +42,7 @@ def limit(con: duckdb.DuckDBPyConnection, settings: Settings, temp_directory: Pa
     """Bound a connection's memory by the settings (`engine.memory_limit_mb`, `engine.threads`), spilling to a
     folder inside the home — never to a ``.tmp`` under whatever the working directory is."""
     temp_directory.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = '{int(settings.engine.memory_limit_mb)}MB'")
+    con.execute(f"SET memory_limit = '{int(settings.engine.memory_limit_mb)}MiB'")
     con.execute("SET temp_directory = ?", [str(temp_directory)])
     if settings.engine.threads:
         con.execute(f"SET threads = {int(settings.engine.threads)}")

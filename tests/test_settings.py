@@ -376,6 +376,33 @@ def incremental_max_share(tmp_path: Path) -> None:
     assert calls == ["rebuild", "update", "rebuild"]
 
 
+def memory_limit_mb(tmp_path: Path) -> None:
+    import duckdb
+
+    from pipeline import staging
+
+    for mb, shown in ((DEFAULTS.engine.memory_limit_mb, "1.0 GiB"), (200, "200.0 MiB")):
+        with staging.scratch(tmp_path / f"s{mb}.duckdb", with_settings(engine={"memory_limit_mb": mb})) as con:
+            assert con.execute("SELECT current_setting('memory_limit')").fetchall() == [(shown,)]
+            assert Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]).parent == tmp_path
+    with duckdb.connect() as con:  # the warehouse's connection too (the batch and score stages set it)
+        staging.limit(con, with_settings(engine={"memory_limit_mb": 300}), tmp_path / "spill")
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall() == [("300.0 MiB",)]
+
+
+def threads(tmp_path: Path) -> None:
+    import duckdb
+
+    from pipeline import staging
+
+    with duckdb.connect() as con:
+        default = con.execute("SELECT current_setting('threads')").fetchall()
+        staging.limit(con, DEFAULTS, tmp_path / "spill")
+        assert con.execute("SELECT current_setting('threads')").fetchall() == default
+        staging.limit(con, with_settings(engine={"threads": 1}), tmp_path / "spill")
+        assert con.execute("SELECT current_setting('threads')").fetchall() == [(1,)]
+
+
 EFFECTS: dict[str, Callable[[Path], None]] = {
     "identifiers.phone_regions": phone_regions,
     "contract.pre_intake_window_days": pre_intake_window_days,
@@ -404,6 +431,8 @@ EFFECTS: dict[str, Callable[[Path], None]] = {
     "engine.partition_mb": partition_mb,
     "engine.scoring_part_rows": scoring_part_rows,
     "engine.incremental_max_share": incremental_max_share,
+    "engine.memory_limit_mb": memory_limit_mb,
+    "engine.threads": threads,
 }
 
 
