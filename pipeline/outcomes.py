@@ -87,6 +87,9 @@ def _affected_since(
     return clients_touched_by(con, [run_id for run_id, _ in later])
 
 
+#: What the reference definitions read of the answers (the researcher API and the tests).
+ANSWER_COLUMNS = "client_id, session_id, instrument, administered_on, item, value"
+
 ScoreSink = Callable[[pl.DataFrame], None]
 
 

@@ -82,7 +82,7 @@ def _canonical(text: str, dtype: type[pl.DataType]) -> str:
 
 
 def _builtin(check: pa.Check, value: str) -> str:
-    stats = check.statistics
+    stats = check.statistics or {}
     name = check.name
     if name == "str_matches":
         return f"regexp_matches({value}, {literal(stats['pattern'])})"
@@ -166,10 +166,11 @@ _BUILTINS = frozenset(
 
 def _excludes_blanks(check: pa.Check) -> bool:
     """A check no text with surrounding blanks can pass (so the blank test is redundant for that column)."""
+    stats = check.statistics or {}
     if check.name == "isin":
-        return all(isinstance(v, str) and v == v.strip() and v for v in check.statistics["allowed_values"])
+        return all(isinstance(v, str) and v == v.strip() and v for v in stats["allowed_values"])
     if check.name == "str_matches":
-        pattern = str(check.statistics["pattern"])
+        pattern = str(stats["pattern"])
         return (
             pattern.startswith("^[")
             and pattern.endswith("$")
