@@ -360,8 +360,14 @@ def check_columns(
 def check_identifier_values(
     file_name: str, frame: pl.DataFrame, regions: tuple[str, ...] = identifiers.DEFAULT_PHONE_REGIONS
 ) -> None:
-    """Reject when any value is shaped like a direct identifier; count matches, never show them."""
-    found = identifiers.count_by_column(frame, [c for c in frame.columns if c != ROW], regions)
+    """Reject when any value is shaped like a direct identifier; count matches, never show them.
+
+    The patterns run over each column's distinct values first (most columns hold a handful: enums, ratings,
+    dates), and over every value only when one is found, for the count."""
+    columns = [c for c in frame.columns if c != ROW]
+    if not any(identifiers.count_by_column(frame.select(pl.col(c).unique()), [c], regions) for c in columns):
+        return
+    found = identifiers.count_by_column(frame, columns, regions)
     if found:
         column, kind, count = found[0]
         raise BatchRejected(

@@ -20,7 +20,7 @@ from pipeline import io
 from pipeline.faults import fault_point
 from pipeline.ingest import ROW
 from pipeline.staging import StagedAnswers
-from pipeline.validate import Loaded, ValidationResult, decimal_point
+from pipeline.validate import Loaded, TableResult, ValidationResult, decimal_point
 from schemas.compile import compile_table, quoted
 from schemas.inputs import TABLES, TABLES_BY_NAME
 
@@ -92,14 +92,24 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, incoming: pl.DataFrame)
 
 
 def cleared_rows(staged: StagedAnswers, database: str) -> str:
-    """SELECT of the typed answers the fast path cleared, from the scratch database attached as ``database``."""
+    """SELECT of the typed answers the fast path cleared, from the scratch database attached as ``database``
+    (every row but those of the clients in the table ``_uncleared``, which were judged in Python)."""
     spec = TABLES_BY_NAME["measures"]
     compiled = compile_table(spec)
     typed = {c: compiled.typed[c].replace('"value"', decimal_point(staged)) for c in spec.columns}
     return f"""SELECT {", ".join(f"{expr} AS {quoted(c)}" for c, expr in typed.items())}
         FROM {database}.answers AS a
         WHERE a.client_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM {database}._slow_ids AS s WHERE s.client_id = a.client_id)"""
+          AND NOT EXISTS (SELECT 1 FROM _uncleared AS s WHERE s.client_id = a.client_id)"""
+
+
+def read_cleared(result: TableResult) -> pl.DataFrame:
+    """The typed answers a staged file's verdict cleared, as a frame (for tests and small files only)."""
+    assert result.staged is not None and result.uncleared is not None
+    with duckdb.connect() as con:
+        con.execute("ATTACH ? AS _staged (READ_ONLY)", [str(result.staged.db)])
+        con.register("_uncleared", result.uncleared)
+        return con.sql(cleared_rows(result.staged, "_staged")).pl()
 
 
 def _replace_from_staged(con: duckdb.DuckDBPyConnection, table: str, staged: StagedAnswers, run: RunRecord) -> None:
@@ -133,13 +143,16 @@ def _quarantine_rows(result: ValidationResult, run: RunRecord) -> pl.DataFrame:
 
 def load_batch(con: duckdb.DuckDBPyConnection, result: ValidationResult, run: RunRecord) -> None:
     """Write the batch's valid rows, its quarantine reasons and its ledger row, all or nothing."""
-    staged = next((r.staged for r in result.tables.values() if r.staged is not None), None)
+    staged = next((r for r in result.tables.values() if r.staged is not None), None)
     if staged is not None:
-        con.execute("ATTACH ? AS _staged (READ_ONLY)", [str(staged.db)])
+        assert staged.staged is not None and staged.uncleared is not None
+        con.execute("ATTACH ? AS _staged (READ_ONLY)", [str(staged.staged.db)])
+        con.register("_uncleared", staged.uncleared)
     try:
         _load(con, result, run)
     finally:
         if staged is not None:
+            con.unregister("_uncleared")
             con.execute("DETACH _staged")
     found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]).fetchall()
     if found[0][0] != 1:

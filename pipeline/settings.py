@@ -206,7 +206,10 @@ class EngineSettings:
         _between(0.0001, 100_000),
     )  # fmt: skip
     scoring_part_rows: int = _setting(
-        4_000_000, "Answers are scored this many at a time (whole clients per part).", _between(1_000, 10**9)
+        50_000_000,
+        "Answers are scored this many at a time (whole clients per part; DuckDB spills beyond "
+        "engine.memory_limit_mb either way).",
+        _between(1_000, 10**10),
     )
     incremental_max_share: float = _setting(
         0.2, "A load touching at most this share of clients rescores only those clients.", _between(0, 1)

@@ -49,9 +49,10 @@ def limit(con: duckdb.DuckDBPyConnection, settings: Settings, temp_directory: Pa
 
 
 @contextlib.contextmanager
-def scratch(db: Path, settings: Settings = DEFAULTS) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to a scratch database, bounded like every other (spilling beside it)."""
-    con = duckdb.connect(str(db))
+def scratch(db: Path, settings: Settings = DEFAULTS, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to a scratch database, bounded like every other (spilling beside it); judging opens it
+    read-only (temp tables only), so closing it writes nothing."""
+    con = duckdb.connect(str(db), read_only=read_only)
     try:
         limit(con, settings, db.parent / "duckdb-tmp")
         yield con

@@ -56,6 +56,9 @@ class TableResult:
     #: fast path cleared, see `pipeline.staging`), and their count.
     staged: StagedAnswers | None = None
     spilled: int = 0
+    #: The raw client ids of a staged file whose rows were not cleared (judged here, in ``valid`` and
+    #: ``quarantined``): every other row of the file is valid and loads from DuckDB.
+    uncleared: pl.DataFrame | None = None
 
     @property
     def loaded(self) -> int:
@@ -452,6 +455,7 @@ def combine_parts(parts: Iterable[TableResult]) -> TableResult:
         violations=pl.concat([p.violations for p in parts]).sort(ROW, "rule", "column", nulls_last=True),
         staged=next((p.staged for p in parts if p.staged is not None), None),
         spilled=sum(p.spilled for p in parts),
+        uncleared=next((p.uncleared for p in parts if p.uncleared is not None), None),
     )
 
 
@@ -613,24 +617,33 @@ def _context(
         con.unregister("_frame")
 
 
+def _distinct_values(con: io.duckdb.DuckDBPyConnection, staged: StagedAnswers, as_of: dt.date) -> None:
+    """`_dates` and `_values`: every distinct text of the date and the value, typed and judged once."""
+    terms = compile_table(TABLES_BY_NAME["measures"]).columns
+    date = io.sql_text("staging", "answers_dates").replace("{ok}", terms["administered_on"])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _dates AS {date}", io.bound(date, {"as_of": as_of}))
+    values = io.sql_text("staging", "answers_values").replace("{ok}", terms["value"])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _values AS {values.replace('{value}', decimal_point(staged))}")
+
+
 def _uncleared_clients(
     con: io.duckdb.DuckDBPyConnection, staged: StagedAnswers, as_of: dt.date, contract: ContractSettings
 ) -> pl.Series:
     """Raw client ids (null included) with a row the fast path does not clear, a repeated item, or a supplied
     score that may disagree with its items."""
-    compiled = compile_table(TABLES_BY_NAME["measures"])
-    value = decimal_point(staged)
-    clean = compiled.clean(skip=("client_id", "session_id", "instrument", "item"))
-    admins = io.sql_text("staging", "answers_admins").replace("{clean}", clean).replace("{value}", value)
+    if compile_table(TABLES_BY_NAME["measures"]).rows:
+        raise ContractDrift("measures: a cross-column rule was added; the fast path must evaluate it (answers_admins)")
+    _distinct_values(con, staged, as_of)
+    admins = io.sql_text("staging", "answers_admins")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _admins AS {admins}",
-        io.bound(admins, {"as_of": as_of, "window_days": contract.pre_intake_window_days}),
+        io.bound(admins, {"window_days": contract.pre_intake_window_days}),
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _supplied AS SELECT client_id, instrument, administered_on FROM _admins
            WHERE clean AND NOT coalesce(repeated, FALSE) AND supplied > 0"""
     )
-    mismatch = io.sql_text("staging", "answers_mismatch").replace("{value}", value)
+    mismatch = io.sql_text("staging", "answers_mismatch").replace("{value}", decimal_point(staged))
     ids = io.query(
         con,
         "SELECT client_id FROM _admins WHERE NOT clean OR coalesce(repeated, FALSE) "
@@ -640,17 +653,12 @@ def _uncleared_clients(
     return ids["client_id"]
 
 
-def _slow_parts(uncleared: pl.Series, rows: int) -> tuple[pl.DataFrame, int]:
-    """Every raw client id to judge slowly, with its part: an id uncleared, or one that reads (stripped, as
-    `pipeline.io` strips) as an uncleared id — the rows of one client always judged together."""
+def _slow_ids(uncleared: pl.Series) -> pl.DataFrame:
+    """Every raw client id to judge slowly: an id uncleared, or one that reads (stripped, as `pipeline.io` strips)
+    as an uncleared id — so the rows of one client are always judged together."""
     raw = uncleared.drop_nulls().unique()
     normal = raw.str.strip_chars().replace("", None).drop_nulls()
-    ids = pl.concat([raw, normal]).unique()
-    parts = max(1, -(-rows // SLOW_PART_ROWS))
-    frame = pl.DataFrame({"client_id": ids}, schema={"client_id": pl.String}).with_columns(
-        (pl.col("client_id").str.strip_chars().hash() % parts).cast(pl.Int64).alias("part")
-    )
-    return frame, parts
+    return pl.DataFrame({"client_id": pl.concat([raw, normal]).unique().sort()}, schema={"client_id": pl.String})
 
 
 def _slow_frames(
@@ -662,7 +670,7 @@ def _slow_frames(
         frame = io.query(
             con,
             f"""SELECT a.rowid + 1 AS {ROW}, {select} FROM answers AS a
-                LEFT JOIN _slow_ids AS s ON s.client_id = a.client_id
+                LEFT JOIN _slow_parts AS s ON s.client_id = a.client_id
                 WHERE s.part = $part OR (a.client_id IS NULL AND $part = 0)
                 ORDER BY a.rowid""",
             {"part": part},
@@ -687,7 +695,7 @@ def _fast_identifiers(con: io.duckdb.DuckDBPyConnection, regions: tuple[str, ...
             con,
             f"""SELECT a.{column} AS id, count(*) AS n FROM answers AS a
                 WHERE a.{column} IN (SELECT id FROM _suspects)
-                  AND a.client_id NOT IN (SELECT client_id FROM _slow_ids) GROUP BY 1""",
+                  AND a.client_id NOT IN (SELECT client_id FROM _slow_parts) GROUP BY 1""",
         )
         con.unregister("_suspects")
         per_kind: dict[str, int] = {}
@@ -716,20 +724,24 @@ def judge_staged(
     """
     spec = TABLES_BY_NAME["measures"]
     regions = batch.phone_regions
-    with staging.scratch(staged.db, settings) as con:
+    with staging.scratch(staged.db, settings, read_only=True) as con:
         _context(con, cleared, sessions, registry)
-        uncleared = _uncleared_clients(con, staged, batch.as_of, settings.contract)
-        slow_ids, parts = _slow_parts(uncleared, staged.rows)
+        slow_ids = _slow_ids(_uncleared_clients(con, staged, batch.as_of, settings.contract))
         con.register("_frame", slow_ids)
-        con.execute("CREATE OR REPLACE TABLE _slow_ids AS SELECT * FROM _frame")
-        con.unregister("_frame")
         slow_rows = int(
             io.query(
                 con,
                 "SELECT count(*) AS n FROM answers WHERE client_id IS NULL "
-                "OR client_id IN (SELECT client_id FROM _slow_ids)",
+                "OR client_id IN (SELECT client_id FROM _frame)",
             )["n"][0]
         )
+        con.unregister("_frame")
+        parts = max(1, -(-slow_rows // SLOW_PART_ROWS))
+        # a part holds whole clients as `pipeline.io` reads them: stripped as polars strips
+        part = (pl.col("client_id").str.strip_chars().hash() % parts).cast(pl.Int64).alias("part")
+        con.register("_frame", slow_ids.with_columns(part))
+        con.execute("CREATE OR REPLACE TEMP TABLE _slow_parts AS SELECT * FROM _frame")
+        con.unregister("_frame")
         found = _fast_identifiers(con, regions)
         results: list[TableResult] = []
         for frame in _slow_frames(con, staged, parts, spec.columns):
@@ -758,5 +770,6 @@ def judge_staged(
         violations=_empty_violations(),
         staged=staged,
         spilled=staged.rows - slow_rows,
+        uncleared=slow_ids,
     )
     return combine_parts([*results, fast])
