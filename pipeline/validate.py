@@ -738,8 +738,8 @@ def judge_staged(
         con.unregister("_frame")
         parts = max(1, -(-slow_rows // SLOW_PART_ROWS))
         # a part holds whole clients as `pipeline.io` reads them: stripped as polars strips
-        part = (pl.col("client_id").str.strip_chars().hash() % parts).cast(pl.Int64).alias("part")
-        con.register("_frame", slow_ids.with_columns(part))
+        by_client = (pl.col("client_id").str.strip_chars().hash() % parts).cast(pl.Int64).alias("part")
+        con.register("_frame", slow_ids.with_columns(by_client))
         con.execute("CREATE OR REPLACE TEMP TABLE _slow_parts AS SELECT * FROM _frame")
         con.unregister("_frame")
         found = _fast_identifiers(con, regions)
@@ -747,9 +747,9 @@ def judge_staged(
         for frame in _slow_frames(con, staged, parts, spec.columns):
             found += identifiers.count_by_column(frame, spec.columns, regions)
             if not found:
-                part = judge(frame)
-                part.quarantined, part.violations = io.compact(part.quarantined), io.compact(part.violations)
-                results.append(part)
+                judged = judge(frame)
+                judged.quarantined, judged.violations = io.compact(judged.quarantined), io.compact(judged.violations)
+                results.append(judged)
         if found:
             order = {c: i for i, c in enumerate(spec.columns)}
             column, kind, _ = min(found, key=lambda f: order[f[0]])
