@@ -5,19 +5,16 @@
 --         scale's items, reversal, method, allowance), `_scale_facts` (each scale's range and item count).
 -- Reference: `pipeline/score.py` (source order: complete items, else a supplied score, else prorated within the
 --            allowance, else null with `too_many_missing_items`); POMP = 100·(score − min)/(max − min).
-WITH answers AS (
-    SELECT m.rowid AS _order, m.client_id, m.instrument, m.administered_on, m.item, m.value, m.session_id
-    FROM measures AS m
-    WHERE {clients}
-),
-computed AS (
-    SELECT a.client_id, a.instrument, a.administered_on, si.scale,
-           count(v.adjusted) AS n_answered, sum(v.adjusted) AS total, avg(v.adjusted) AS mean,
+WITH computed AS (
+    SELECT m.client_id, m.instrument, m.administered_on, si.scale,
+           count(m.value) AS n_answered,
+           sum(CASE WHEN si.reverse THEN si.item_min + si.item_max - m.value ELSE m.value END) AS total,
+           avg(CASE WHEN si.reverse THEN si.item_min + si.item_max - m.value ELSE m.value END) AS mean,
            any_value(si.n_items) AS n_items, any_value(si.method) AS method, any_value(si.max_missing) AS max_missing
-    FROM answers AS a
-    JOIN _scale_items AS si ON si.instrument = a.instrument AND si.item = a.item,
-    LATERAL (SELECT CASE WHEN si.reverse THEN si.item_min + si.item_max - a.value ELSE a.value END AS adjusted) AS v
-    GROUP BY a.client_id, a.instrument, a.administered_on, si.scale
+    FROM measures AS m
+    JOIN _scale_items AS si ON si.instrument = m.instrument AND si.item = m.item
+    WHERE {clients}
+    GROUP BY m.client_id, m.instrument, m.administered_on, si.scale
 ),
 items AS (
     SELECT *,
@@ -27,16 +24,16 @@ items AS (
     FROM computed
 ),
 supplied AS (
-    SELECT a.client_id, a.instrument, a.administered_on, a.item AS scale, any_value(a.value) AS supplied
-    FROM answers AS a
-    JOIN _scale_facts AS f ON f.instrument = a.instrument AND f.scale = a.item
-    WHERE a.value IS NOT NULL
+    SELECT m.client_id, m.instrument, m.administered_on, m.item AS scale, any_value(m.value) AS supplied
+    FROM measures AS m
+    JOIN _scale_facts AS f ON f.instrument = m.instrument AND f.scale = m.item
+    WHERE m.value IS NOT NULL AND {clients}
     GROUP BY ALL
 ),
-sessions AS (
-    SELECT client_id, instrument, administered_on, arg_min(session_id, _order) AS session_id
-    FROM answers
-    WHERE session_id IS NOT NULL
+sessions AS (  -- the first session id of the administration in load order (as the answers were read)
+    SELECT m.client_id, m.instrument, m.administered_on, arg_min(m.session_id, m.rowid) AS session_id
+    FROM measures AS m
+    WHERE m.session_id IS NOT NULL AND {clients}
     GROUP BY ALL
 ),
 merged AS (
@@ -57,14 +54,15 @@ sourced AS (
     LEFT JOIN _scale_facts AS f ON f.instrument = m.instrument AND f.scale = m.scale
 )
 SELECT s.client_id, s.instrument, s.administered_on, x.session_id, s.scale,
-       final.score,
-       100 * (final.score - s.scale_min) / (s.scale_max - s.scale_min) AS pomp,
+       s.final_score AS score,
+       100 * (s.final_score - s.scale_min) / (s.scale_max - s.scale_min) AS pomp,
        s.source,
        coalesce(s.n_items, s.n_items_registry)::BIGINT AS n_items,
        coalesce(s.n_answered, 0)::UINTEGER AS n_answered,
        coalesce(s.source = 'prorated', FALSE) AS prorated,
-       CASE WHEN final.score IS NULL THEN 'too_many_missing_items' END AS incomplete_reason
-FROM sourced AS s
+       CASE WHEN s.final_score IS NULL THEN 'too_many_missing_items' END AS incomplete_reason
+FROM (
+    SELECT *, CASE WHEN source = 'supplied' THEN supplied ELSE item_score END::DOUBLE AS final_score FROM sourced
+) AS s
 LEFT JOIN sessions AS x
-    ON x.client_id = s.client_id AND x.instrument = s.instrument AND x.administered_on = s.administered_on,
-LATERAL (SELECT CASE WHEN s.source = 'supplied' THEN s.supplied ELSE s.item_score END::DOUBLE AS score) AS final
+    ON x.client_id = s.client_id AND x.instrument = s.instrument AND x.administered_on = s.administered_on
