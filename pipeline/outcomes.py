@@ -144,6 +144,11 @@ def _pairs(con: io.duckdb.DuckDBPyConnection, settings: Settings, scores: str = 
     })  # fmt: skip
 
 
+def _variance(n: int, total: float, squares: float) -> float:
+    """The sample variance (n − 1) from a count, a sum and a sum of squares."""
+    return (float(squares) - float(total) ** 2 / n) / (n - 1)
+
+
 def reliability_from_moments(moments: pl.DataFrame, registry: Registry) -> pl.DataFrame:
     """`pipeline.change.reliability_from_baselines` from the per-item moments of `sql/scoring/baseline_moments.sql`
     instead of the item matrices: α = k/(k − 1)·(1 − Σ var(item) / var(total)) over the complete baselines."""
@@ -155,9 +160,12 @@ def reliability_from_moments(moments: pl.DataFrame, registry: Registry) -> pl.Da
             k = len(scale.items)
             alpha = None
             if part.height == k and k >= 2 and n >= 3:
-                total_var = part["total_var"][0]
-                if total_var is not None and total_var > 0:
-                    item_var = sum(float(part.filter(pl.col("item") == i)["item_var"][0]) for i in scale.items)
+                total_var = _variance(n, part["total_sum"][0], part["total_squares"][0])
+                if total_var > 0:
+                    by_item = {r["item"]: r for r in part.iter_rows(named=True)}
+                    item_var = sum(
+                        _variance(n, by_item[i]["item_sum"], by_item[i]["item_squares"]) for i in scale.items
+                    )
                     alpha = float(k / (k - 1) * (1 - item_var / total_var))
             used = scale.reliability if scale.reliability is not None else alpha
             rows.append(
