@@ -18,15 +18,16 @@ from typing import Any
 import polars as pl
 
 from pipeline import io
-from pipeline.change import PAIR_KEY, build_client_change
+from pipeline.change import PAIR_COLUMNS, PAIR_KEY, build_client_change
 from pipeline.faults import fault_point
 from pipeline.load import runs_after
 from pipeline.score import assign_bands, scale_facts_frame, scale_items_frame
 from pipeline.settings import Settings
 from schemas.registry import Registry
 
-#: The tables of the product `outcomes` (rebuilt or updated together, atomically).
-DERIVED_TABLES = ("scores", "scale_reliability", "client_change")
+#: The tables of the product `outcomes` (rebuilt or updated together, atomically); `baseline_answers` keeps what
+#: Cronbach's alpha is summed from, so an incremental refresh replaces only its touched clients' rows.
+DERIVED_TABLES = ("scores", "scale_reliability", "client_change", "baseline_answers")
 OUTCOMES = "outcomes"
 
 
@@ -135,13 +136,31 @@ def _score_parts(
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _pairs(con: io.duckdb.DuckDBPyConnection, settings: Settings, scores: str = "scores") -> pl.DataFrame:
-    """Baseline and latest per episode × scale (`sql/scoring/pairs.sql`) from the ``scores`` table: one row per
-    pair (a few per client), sorted as `pipeline.change.build_client_change` expects."""
-    sql = io.sql_text("scoring", "pairs").replace("FROM scores", f"FROM {scores}")
+def _pairs(
+    con: io.duckdb.DuckDBPyConnection, settings: Settings, scores: str = "scores", affected: bool = False
+) -> pl.DataFrame:
+    """Baseline and latest per episode × scale (`sql/scoring/pairs.sql`) from the ``scores`` table — of the clients
+    in ``_affected`` only, when ``affected`` — one row per pair (a few per client), sorted by `PAIR_KEY`."""
+    where = "client_id IN (SELECT client_id FROM _affected)" if affected else "TRUE"
+    sql = io.sql_text("scoring", "pairs").replace("FROM scores", f"FROM {scores}").replace("{clients}", where)
     return io.query(con, f"SELECT * FROM ({sql}) ORDER BY {', '.join(PAIR_KEY)}", {
         "window_days": settings.outcomes.baseline_window_days
     })  # fmt: skip
+
+
+def _keep_baseline_answers(con: io.duckdb.DuckDBPyConnection, pairs: pl.DataFrame, table: str, replace: bool) -> None:
+    """Write the complete baselines' answers of ``pairs`` into ``table`` (`sql/scoring/baseline_answers.sql`):
+    the whole table (``replace``), or added to it after the caller removed the touched clients' rows."""
+    baselines = pairs.filter(pl.col("baseline_date").is_not_null()).select(
+        "client_id", "instrument", pl.col("baseline_date").alias("administered_on")
+    )
+    con.register("_frame", baselines.unique())
+    con.execute("CREATE OR REPLACE TEMP TABLE _baselines AS SELECT * FROM _frame")
+    con.unregister("_frame")
+    sql = io.sql_text("scoring", "baseline_answers")
+    temp = "TEMP " if table.startswith("_") else ""  # a scratch copy (`derive_outcomes`, read-only connections)
+    con.execute(f"CREATE OR REPLACE {temp}TABLE {table} AS {sql}" if replace else f"INSERT INTO {table} {sql}")
+    con.execute("DROP TABLE IF EXISTS _baselines")
 
 
 def _variance(n: int, total: float, squares: float) -> float:
@@ -194,19 +213,35 @@ def reliability_from_moments(moments: pl.DataFrame, registry: Registry) -> pl.Da
 
 
 def _change(
-    con: io.duckdb.DuckDBPyConnection, registry: Registry, settings: Settings, scores: str = "scores"
+    con: io.duckdb.DuckDBPyConnection,
+    registry: Registry,
+    settings: Settings,
+    scores: str = "scores",
+    baseline_answers: str = "baseline_answers",
+    affected: bool = False,
 ) -> dict[str, pl.DataFrame]:
-    """`scale_reliability` and `client_change` from the scores in the warehouse: pairs and the baselines' moments
-    in SQL, then the small aggregated inputs (pairs, a few numbers per scale) through `pipeline.change`."""
-    pairs = _pairs(con, settings, scores)
-    baselines = pairs.filter(pl.col("baseline_date").is_not_null()).select(
-        "client_id", "instrument", pl.col("baseline_date").alias("administered_on")
+    """`scale_reliability` and `client_change` from the scores in the warehouse: pairs and the baselines' answers
+    in SQL, then the small aggregated inputs (pairs, a few numbers per scale) through `pipeline.change`.
+
+    With ``affected``, only the clients in ``_affected`` are re-paired and their kept baseline answers replaced;
+    every other pair is read back from `client_change` (pairs are per client). What spans clients — alpha summed
+    over every kept baseline, the baseline SD of the paired episodes, each row's reliable change — is recomputed
+    for all, so the result equals a rebuild."""
+    pairs = _pairs(con, settings, scores, affected)
+    if affected:
+        kept = io.query_pl(
+            con,
+            f"SELECT {', '.join(PAIR_COLUMNS)} FROM client_change "
+            "WHERE client_id NOT IN (SELECT client_id FROM _affected)",
+        ).with_columns(pl.lit(None, pl.Date).alias("first_session"))
+        con.execute(f"DELETE FROM {baseline_answers} WHERE client_id IN (SELECT client_id FROM _affected)")
+        _keep_baseline_answers(con, pairs, baseline_answers, replace=False)
+        pairs = pl.concat([pairs, kept.select(pairs.columns)], how="vertical_relaxed").sort(PAIR_KEY)
+    else:
+        _keep_baseline_answers(con, pairs, baseline_answers, replace=True)
+    moments = io.query_pl(
+        con, io.sql_text("scoring", "baseline_moments").replace("FROM baseline_answers", f"FROM {baseline_answers}")
     )
-    con.register("_frame", baselines.unique())
-    con.execute("CREATE OR REPLACE TEMP TABLE _baselines AS SELECT * FROM _frame")
-    con.unregister("_frame")
-    moments = io.query_pl(con, io.sql_text("scoring", "baseline_moments"))
-    con.execute("DROP TABLE IF EXISTS _baselines")
     reliability = reliability_from_moments(moments, registry)
     return {"scale_reliability": reliability, "client_change": build_client_change(pairs, reliability, registry)}
 
@@ -226,9 +261,10 @@ def derive_outcomes(
     con.execute("CREATE OR REPLACE TEMP TABLE _all_scores AS SELECT * FROM _frame")
     con.unregister("_frame")
     try:
-        return _change(con, registry, settings, scores="_all_scores")
+        return _change(con, registry, settings, scores="_all_scores", baseline_answers="_all_baseline_answers")
     finally:
         con.execute("DROP TABLE IF EXISTS _all_scores")
+        con.execute("DROP TABLE IF EXISTS _all_baseline_answers")
 
 
 def rebuild_outcomes(
@@ -277,10 +313,10 @@ def update_outcomes(
     """`rebuild_outcomes` for loads that touched only ``affected`` clients (incremental by episode): the same tables
     and recovery record, in one transaction.
 
-    Only the affected clients' answers are rescored (their `scores` rows replaced); what spans clients — the
-    pairs' baseline SD, Cronbach's alpha from every baseline, the change categories — is recomputed from the
-    scores and the baselines' moments in SQL, which is cheap, so the result equals a full rebuild by
-    construction (`tests/test_partitioned.py`).
+    Only the affected clients' answers are rescored (their `scores` rows replaced), re-paired and their kept
+    baseline answers replaced; what spans clients — the pairs' baseline SD, Cronbach's alpha summed over every
+    kept baseline, the change categories — is recomputed from those small tables, so the result equals a full
+    rebuild (`tests/test_partitioned.py`).
     """
     con.register("_frame", affected)
     con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT DISTINCT client_id FROM _frame")
@@ -290,7 +326,7 @@ def update_outcomes(
             con.execute("DELETE FROM scores WHERE client_id IN (SELECT client_id FROM _affected)")
             for select in _score_parts(con, registry, settings, affected=True):
                 con.execute(f"INSERT INTO scores {select}")
-            io.create_tables(con, _change(con, registry, settings), replace=True)
+            io.create_tables(con, _change(con, registry, settings, affected=True), replace=True)
             _record_state(con, state)
             fault_point("outcomes:in_transaction")
     finally:

@@ -1,12 +1,14 @@
 -- Purpose: baseline and latest administration per episode × instrument × scale (DESIGN 5.2) — the SQL twin of
 --          `pipeline.change.pair_baseline_latest`.
 -- Grain: one row per (client_id, instrument, scale) with any scored administration.
--- Inputs: `scores`, `sessions`; $window_days (settings `outcomes.baseline_window_days`).
+-- Inputs: `scores`, `sessions` of the clients in question (all, or those a load touched); $window_days
+--         (settings `outcomes.baseline_window_days`).
 -- Reference: baseline = the first scored administration if no later than the first attended treatment session
 --            + the window; latest = the last scored administration on a later date; a session number counts the
 --            attended non-consultation sessions on or before a date.
 WITH treatment AS (
-    SELECT client_id, session_date FROM sessions WHERE status = 'attended' AND kind <> 'consultation'
+    SELECT client_id, session_date FROM sessions
+    WHERE status = 'attended' AND kind <> 'consultation' AND {clients}
 ),
 first_session AS (
     SELECT client_id, min(session_date) AS first_session FROM treatment GROUP BY client_id
@@ -17,7 +19,7 @@ per AS (
            max(administered_on) AS last_date, arg_max(score, administered_on) AS last_score,
            count(*)::UINTEGER AS n_administrations
     FROM scores
-    WHERE score IS NOT NULL
+    WHERE score IS NOT NULL AND {clients}
     GROUP BY client_id, instrument, scale
 ),
 based AS (
