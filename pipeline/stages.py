@@ -280,6 +280,7 @@ def _load(run: Run) -> None:
     summary.quarantine_files = place_quarantine_files(run.paths, record.run_id)
     fault_point("quarantine:published")
     run.summary = summary
+    run.batch = run.result = None  # the batch's frames (1.5M sessions at tier L) are not held through scoring
 
 
 def _expected_publication(run: Run) -> dict[str, Any]:
