@@ -12,7 +12,10 @@ WITH answers AS (
     JOIN _baselines AS b
         ON b.client_id = m.client_id AND b.instrument = m.instrument AND b.administered_on = m.administered_on
     JOIN _scale_items AS si ON si.instrument = m.instrument AND si.item = m.item
+),
+complete AS (
+    SELECT client_id, instrument, scale FROM answers GROUP BY ALL HAVING count(adjusted) = any_value(n_items)
 )
-SELECT client_id, instrument, scale, item, adjusted::DOUBLE AS adjusted
-FROM answers
-QUALIFY count(adjusted) OVER (PARTITION BY client_id, instrument, scale) = n_items
+SELECT a.client_id, a.instrument, a.scale, a.item, a.adjusted::DOUBLE AS adjusted
+FROM answers AS a
+SEMI JOIN complete AS c ON c.client_id = a.client_id AND c.instrument = a.instrument AND c.scale = a.scale
