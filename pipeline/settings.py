@@ -91,16 +91,17 @@ class OutcomeSettings:
         14, "A baseline may be administered up to this many days after the first attended treatment session.",
         _between(0, 365),
     )  # fmt: skip
-    bootstrap_resamples: int = _setting(
-        2000, "Bootstrap resamples for effect-size confidence intervals (BCa).", _between(100, 100_000)
-    )
-    bootstrap_max_n: int = _setting(
-        2000, "Above this many paired episodes, effect-size CIs use the delta method instead of the bootstrap.",
-        _between(10, 1_000_000),
-    )  # fmt: skip
-    bootstrap_seed: int = _setting(20261, "Seed of the effect-size bootstrap (results are reproducible).")
     density_bins: int = _setting(
         8, "Bins per axis of the baseline × latest grid (the aggregate Jacobson plot).", _between(2, 40)
+    )
+    finished_min_attended: int = _setting(
+        2, "Finished treatment: an episode discharged with at least this many attended treatment sessions (the NHS "
+        "Talking Therapies definition).", _between(1, 20),
+    )  # fmt: skip
+    nhs_instruments: tuple[str, ...] = _setting(
+        ("phq9", "gad7"),
+        "The measure pair of the NHS Talking Therapies composite metrics (caseness on either, recovery on both).",
+        lambda v: None if len(v) == 2 and len(set(v)) == 2 else "must name two different instruments",
     )
 
 

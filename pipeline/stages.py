@@ -319,7 +319,7 @@ def _indicators(run: Run) -> None:
     if not _publication_lags(run):
         return
     assert run.as_of is not None and run.version is not None
-    run.tables = marts.build_all(run.con, run.as_of, run.settings, run.registry)
+    run.tables = marts.build_all(run.con, run.as_of, run.settings, run.registry, published_with=run.version)
     meta = publication_meta(run.as_of, run.version, run.registry.version, code_version(), run.settings)
     run.publication = disclose(run.tables, meta, run.settings)
     fault_point("publish:built")
