@@ -836,7 +836,9 @@ def dashboard(
     if clinical and not paths.clinical_file.exists():
         err.print(f"[red]{escape(str(paths.clinical_file))} does not exist yet: run a refresh first.[/red]")
         raise typer.Exit(EXIT_REJECTED)
-    app_file = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
+    from importlib import resources
+
+    app_file = Path(str(resources.files("dashboards") / "app.py"))  # a file on disk: the package is installed
     env = {
         **os.environ,
         "IFS_OUTCOMES_HOME": str(paths.home.resolve()),
@@ -878,9 +880,18 @@ def bench(
     ] = None,
 ) -> None:
     """Benchmark the full and the incremental refresh against the plain-DuckDB floor (see benchmarks/README.md)."""
-    from benchmarks import runner
-    from benchmarks.dashboard_harness import chromium
-    from benchmarks.tiers import TIERS
+    try:
+        from benchmarks import runner
+        from benchmarks.dashboard_harness import chromium
+        from benchmarks.tiers import TIERS
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks":
+            raise
+        err.print(
+            "[red]The benchmarks are not part of the installed package: run them from a checkout of the source "
+            "(`make bench` there).[/red]"
+        )
+        raise typer.Exit(EXIT_REJECTED) from None
 
     chosen = [t.upper() for t in (tiers or ["S"])]
     unknown = [t for t in chosen if t not in TIERS]

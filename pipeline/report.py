@@ -367,7 +367,9 @@ def _fraction(value: Any, k: int) -> str:
 def _methods_html() -> str:
     from markdown_it import MarkdownIt
 
-    text = (Path(__file__).resolve().parent.parent / "docs" / "indicators.md").read_text(encoding="utf-8")
+    from pipeline.package_data import doc_text
+
+    text = doc_text("indicators.md")
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 

@@ -45,6 +45,7 @@ from pipeline.load import (
     warehouse_as_of,
 )
 from pipeline.outcomes import DerivedState, refresh_outcomes
+from pipeline.package_data import checkout_root
 from pipeline.publish import Publication, disclose, publication_meta, publish
 from pipeline.quarantine import finish_quarantine_files, place_quarantine_files, stage_quarantine_files
 from pipeline.settings import DEFAULTS, Settings
@@ -63,15 +64,20 @@ def _no_progress(_: str) -> None:
 
 @cache
 def code_version() -> str:
-    """Package version plus the git commit when run from a checkout (recorded with every run)."""
+    """Package version plus the git commit when run from a checkout (recorded with every run). An installed wheel
+    never asks git: its folder may sit inside some other repository (a venv in a project), whose commit says
+    nothing about this code."""
     version = metadata.version("ifs-outcomes")
+    root = checkout_root()
+    if root is None:
+        return version
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             timeout=5,
-            cwd=Path(__file__).parent,
+            cwd=root,
             check=False,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
