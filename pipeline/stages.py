@@ -53,7 +53,7 @@ from pipeline.stage_timing import stage as timed
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
 from schemas.inputs import CONTRACT_VERSION
-from schemas.registry import Registry, default_registry
+from schemas.registry import Registry, registry_with
 
 Progress = Callable[[str], None]
 
@@ -165,7 +165,7 @@ def validate_batches(
     settings: Settings = DEFAULTS,
 ) -> RunSummary:
     """Judge each batch against the contract and the warehouse as it stands; write nothing."""
-    registry = registry or default_registry()
+    registry = registry or registry_with(settings.instrument_folders(paths.home))
     loaded, _ = _loaded_context(paths)
     summaries: list[BatchSummary] = []
     for folder in folders:
@@ -432,7 +432,15 @@ def refresh_batches(
         io.remove_stale_temporaries([paths.published, paths.quarantine, paths.reports, paths.warehouse_dir])
         _remove_stale_staging(paths)
         finish_quarantine_files(con, paths)
-        run = Run(con, paths, run_date, registry or default_registry(), settings, progress, with_report)
+        run = Run(
+            con,
+            paths,
+            run_date,
+            registry or registry_with(settings.instrument_folders(paths.home)),
+            settings,
+            progress,
+            with_report,
+        )
         summaries = [_refresh_one(run, folder) for folder in folders]
         run_stages(run, "warehouse")
     return RunSummary(
@@ -485,7 +493,7 @@ def remove_batch(
     """
     from pipeline.ingest import BATCH_ID_PATTERN
 
-    registry = registry or default_registry()
+    registry = registry or registry_with(settings.instrument_folders(paths.home))
     shown = f"'{batch_id}'" if BATCH_ID_PATTERN.match(batch_id) and not identifiers.kind_of(batch_id) else "that id"
     if not paths.warehouse.exists():
         raise RemovalRefused(f"there is no warehouse under {paths.home} yet, so batch {shown} is not loaded")
