@@ -24,6 +24,7 @@ from rich.markup import escape
 
 from pipeline.config import resolve_home
 from pipeline.io import WarehouseBusy, csv_separator
+from pipeline.progress import Count, Progress
 from pipeline.settings import Settings, SettingsError
 from pipeline.summary import EXIT_BUSY, EXIT_INTERNAL, EXIT_REJECTED, RunSummary
 
@@ -133,14 +134,16 @@ def _guard(home: Path | None, as_json: bool = False) -> Iterator[None]:
 
 
 @contextmanager
-def _progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
-    with err.status("starting…") as status:
+def _progress(enabled: bool = True) -> Iterator[Progress]:
+    """One line per step on stderr (elapsed time, rows handled) — only on a terminal and never with ``--json``, so
+    logs and piped output get the summary alone."""
+    from pipeline.progress import TerminalProgress
 
-        def update(message: str) -> None:
-            if enabled:
-                status.update(message)
-
-        yield update
+    if not enabled or not err.is_terminal:
+        yield Progress()
+        return
+    with TerminalProgress(err) as progress:
+        yield progress
 
 
 def _print_summary(summary: RunSummary, as_json: bool) -> None:
@@ -198,8 +201,11 @@ def demo(
         raise typer.Exit(EXIT_REJECTED)
     as_of_date = _parse_date(as_of, "--as-of")
     with _guard(None), _progress() as progress:
-        progress(f"generating {clients:,} client episodes")
-        counts = synth.write_batch(out_dir, n_clients=clients, seed=seed, as_of=as_of_date, fmt=fmt)
+        progress.step(f"generating {clients:,} client episodes", total=clients, unit="clients")
+        counts = synth.write_batch(
+            out_dir, n_clients=clients, seed=seed, as_of=as_of_date, fmt=fmt, advance=progress.advance
+        )
+        progress.done(Count(sum(counts.values())))
     shown = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     out.print(f"wrote {out_dir} ({shown}) and {out_dir / 'ground_truth.json'}")
 
@@ -218,7 +224,7 @@ def validate(
     run_date = _parse_date(as_of, "--as-of")
     settings = _settings(home, settings_file)
     registry = _registry(home, settings)
-    with _guard(home, as_json), _progress() as progress:
+    with _guard(home, as_json), _progress(not as_json) as progress:
         summary = stages.validate_batches(
             resolve_home(home), batches, run_date, registry, progress=progress, settings=settings
         )
@@ -254,7 +260,7 @@ def refresh(
     run_date = _parse_date(as_of, "--as-of")
     settings = _settings(home, settings_file)
     registry = _registry(home, settings)
-    with _guard(home, as_json), _progress() as progress:
+    with _guard(home, as_json), _progress(not as_json) as progress:
         summary = stages.refresh_batches(
             paths, folders, run_date, registry, progress=progress, settings=settings, with_report=with_report
         )
@@ -277,11 +283,17 @@ def quickstart(
     registry = _registry(home, settings)
     with _guard(home, as_json):
         if not stages.raw_batches(paths):
-            with _progress() as progress:
-                progress(f"no batch under {paths.raw}: generating a {clients:,}-client demo batch")
-                synth.write_batch(paths.raw / "demo", n_clients=clients, seed=20261, as_of=dt.date(2026, 10, 31))
+            with _progress(not as_json) as progress:
+                progress.step(
+                    f"no batch under {paths.raw}: generating a {clients:,}-client demo batch", clients, "clients"
+                )
+                counts = synth.write_batch(
+                    paths.raw / "demo", n_clients=clients, seed=20261, as_of=dt.date(2026, 10, 31),
+                    advance=progress.advance,
+                )  # fmt: skip
+                progress.done(Count(sum(counts.values())))
             err.print(f"made a demo batch in {paths.raw / 'demo'}")
-        with _progress() as progress:
+        with _progress(not as_json) as progress:
             summary = stages.refresh_batches(
                 paths, stages.raw_batches(paths), dt.date.today(), registry, progress=progress, settings=settings,
                 with_report=True,
@@ -311,7 +323,7 @@ def remove_batch(
     run_date = _parse_date(as_of, "--as-of")
     settings = _settings(home, settings_file)
     registry = _registry(home, settings)
-    with _guard(home, as_json), _progress() as progress:
+    with _guard(home, as_json), _progress(not as_json) as progress:
         try:
             summary = stages.remove_batch(
                 paths, batch_id, run_date, registry, settings=settings, cascade=cascade, progress=progress
