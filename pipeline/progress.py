@@ -44,6 +44,9 @@ class Count:
 class Progress:
     """Progress that shows nothing (the base of every progress, and the default of the runner)."""
 
+    #: Whether ``done`` shows a count: the runner counts what a stage handled only for a progress that shows it.
+    counts: bool = False
+
     def __call__(self, message: str) -> None:
         self.step(message)
 
@@ -124,6 +127,8 @@ class _KnownRemaining(TimeRemainingColumn):
 class TerminalProgress(Progress):
     """One line per step on a terminal: a spinner (✓ when done), the label, what it handled, elapsed time, and a
     bar with an estimate when the total is known."""
+
+    counts = True
 
     def __init__(self, console: Console) -> None:
         self._bar = RichProgress(

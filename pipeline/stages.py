@@ -172,10 +172,10 @@ def validate_batches(
         with tempfile.TemporaryDirectory(prefix="ifs-outcomes-validate-") as staging:
             try:
                 batch = read_batch(folder, run_date, Path(staging), settings)
-                shown.done(_rows_read(batch))
+                shown.done(_rows_read(batch) if shown.counts else None)
                 shown.step(f"{batch.batch_id}: validating")
                 result = validate_batch(batch, loaded, registry, spill=Path(staging) / "valid", settings=settings)
-                shown.done(_rows_judged(result))
+                shown.done(_rows_judged(result) if shown.counts else None)
             except BatchRejected as exc:
                 shown.done(Count(note="rejected"))
                 summaries.append(_rejected_summary(folder, exc))
@@ -363,11 +363,12 @@ def _report(run: Run) -> None:
 
 
 def _rows_read(batch: Batch) -> Count:
-    """Rows of every table; a large answers file split into parts is counted from the parts' Parquet footers."""
+    """Rows of every table; a large answers file split into parts (folders of Parquet files, `io.read_part_as_text`)
+    is counted from the files' footers, without reading a row."""
     import pyarrow.parquet as pq
 
     rows = sum(frame.height for frame in batch.tables.values())
-    rows += sum(pq.read_metadata(part).num_rows for part in batch.measure_parts)
+    rows += sum(pq.read_metadata(file).num_rows for part in batch.measure_parts for file in part.glob("*.parquet"))
     return Count(rows)
 
 
@@ -467,7 +468,7 @@ def run_stages(run: Run, scope: Literal["batch", "warehouse"]) -> None:
         with timed(step.name):
             step.run(run)
         if shown:
-            run.progress.done(step.count(run))
+            run.progress.done(step.count(run) if run.progress.counts else None)
 
 
 def _refresh_one(run: Run, folder: Path) -> BatchSummary:

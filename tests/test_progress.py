@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class Recorder(Progress):
     """Every step with the count it ended with (None: ended by the next step or the end of the run)."""
 
+    counts = True
+
     def __init__(self) -> None:
         self.steps: list[tuple[str, Count | None]] = []
         self._open: str | None = None
@@ -67,6 +69,22 @@ def test_each_stage_ends_with_what_it_handled(tmp_path: Path) -> None:
         ("publishing", Count(note="up to date")),
         ("checkpointing", None),
     ]  # and the report, not asked for, is not shown
+
+
+def test_a_large_answers_file_split_into_parts_is_counted_too(tmp_path: Path) -> None:
+    from tests.sql_harness import with_settings
+
+    rows = valid_rows()
+    folder = write_batch(tmp_path / "b", rows)
+    recorder = Recorder()
+    summary = refresh_batches(Paths(tmp_path / "home"), [folder], AS_OF, progress=recorder,
+                              settings=with_settings(engine={"partition_mb": 0.0005}))  # fmt: skip
+    batch_id = summary.batches[0].batch_id
+    assert dict(recorder.steps)[f"{batch_id}: reading"] == Count(sum(len(table) for table in rows.values()))
+    checked = Recorder()
+    validate_batches(Paths(tmp_path / "other"), [folder], AS_OF, progress=checked,
+                     settings=with_settings(engine={"partition_mb": 0.0005}))  # fmt: skip
+    assert dict(checked.steps)["b: reading"] == Count(sum(len(table) for table in rows.values()))
 
 
 def test_a_message_callback_gets_the_messages_it_always_got(tmp_path: Path) -> None:
