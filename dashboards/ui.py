@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import altair as alt
 import polars as pl
@@ -15,12 +14,12 @@ import streamlit as st
 
 from dashboards import data_access
 from pipeline import charts, io
+from pipeline.package_data import doc_text
 from schemas.registry import Registry, default_registry
 
 ALL = "All"
 DIMENSIONS = {"practice": "Practice", "service": "Service", "modality": "Modality", "location": "Location",
               "cohort": "Cohort"}  # fmt: skip
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 #: The outcome populations (outcome_summary.population), as services name them.
@@ -292,4 +291,5 @@ def compare_dimension(f: Filters, key: str, default: str = "service") -> str:
 
 
 def docs_text(name: str) -> str:
-    return (DOCS / name).read_text(encoding="utf-8")
+    """A file of docs/, shipped in the package when installed (`pipeline.package_data`)."""
+    return doc_text(name)

@@ -523,7 +523,9 @@ def _nhs_note(nhs: dict[str, Any], k: int) -> str:
 def _methods_html() -> str:
     from markdown_it import MarkdownIt
 
-    text = (Path(__file__).resolve().parent.parent / "docs" / "indicators.md").read_text(encoding="utf-8")
+    from pipeline.package_data import doc_text
+
+    text = doc_text("indicators.md")
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 

@@ -213,6 +213,24 @@ class EngineSettings:
     )
 
 
+def _folder_names(value: Any) -> str | None:
+    return None if all(isinstance(v, str) and v.strip() for v in value) else "must be a list of folder paths in quotes"
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Where instrument definitions come from besides the built-in ones (schemas/registry.py); no effect on any
+    number by itself: the registry version, recorded with everything computed, covers the files read."""
+
+    extra_folders: tuple[str, ...] = _setting(
+        (),
+        "Folders of the practice's own instrument files (one <id>.toml per instrument, as in the package's "
+        "schemas/instruments/), read after the built-in ones; a relative path is under the data home. An id that "
+        "is already taken is an error naming both files.",
+        _folder_names,
+    )
+
+
 SECTIONS: dict[str, type] = {
     "identifiers": IdentifierSettings,
     "contract": ContractSettings,
@@ -224,7 +242,12 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertSettings,
     "disclosure": DisclosureSettings,
     "engine": EngineSettings,
+    "registry": RegistrySettings,
 }
+#: Sections that change no number and are left out of `Settings.fingerprint` and the published settings: the
+#: engine only splits work; the registry section names folders (machine paths), whose files `Registry.version`
+#: already records.
+UNPUBLISHED = ("engine", "registry")
 
 
 @dataclass(frozen=True)
@@ -241,6 +264,7 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     disclosure: DisclosureSettings = DisclosureSettings()
     engine: EngineSettings = EngineSettings()
+    registry: RegistrySettings = RegistrySettings()
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def values(self) -> dict[str, dict[str, Any]]:
@@ -248,14 +272,20 @@ class Settings:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
     def fingerprint(self) -> str:
-        """A short hash of every value that can change a number (the engine section cannot): recorded with each
-        derived product, so that changing a setting rebuilds what depends on it."""
-        values = {k: v for k, v in self.values().items() if k != "engine"}
+        """A short hash of every value that can change a number (not the `UNPUBLISHED` sections): recorded with
+        each derived product, so that changing a setting rebuilds what depends on it."""
+        values = {k: v for k, v in self.values().items() if k not in UNPUBLISHED}
         return hashlib.sha256(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        """Every value in force, as published with each publication."""
-        return json.dumps(self.values(), sort_keys=True, default=list)
+        """Every value in force but the registry's folders (see `UNPUBLISHED`), as published with each
+        publication."""
+        values = {k: v for k, v in self.values().items() if k != "registry"}
+        return json.dumps(values, sort_keys=True, default=list)
+
+    def instrument_folders(self, home: Path) -> tuple[Path, ...]:
+        """``registry.extra_folders`` as paths: ``~`` expanded, a relative one under the data home."""
+        return tuple(home / path for path in (Path(f).expanduser() for f in self.registry.extra_folders))
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per setting: key, value, default, source and doc (for `ifs-outcomes settings`)."""

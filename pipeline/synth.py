@@ -893,8 +893,10 @@ def write_batch(
     as_of: dt.date,
     fmt: str = "csv",
     progress: Callable[[str], None] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Write the batch folder (tables, batch.toml, ground_truth.json) chunk by chunk; returns rows per table."""
+    """Write the batch folder (tables, batch.toml, ground_truth.json) chunk by chunk; returns rows per table.
+    ``progress`` gets a message and ``advance`` the number of clients written after each chunk."""
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
@@ -920,9 +922,11 @@ def write_batch(
                     writers[name].write_table(table)
                 counts[name] += frame.height
             sums = chunk.sums if sums is None else sums + chunk.sums
+            done = min(n_clients, (number + 1) * CHUNK_CLIENTS)
             if progress is not None:
-                done = min(n_clients, (number + 1) * CHUNK_CLIENTS)
                 progress(f"generated {done:,} of {n_clients:,} clients")
+            if advance is not None:
+                advance(done)
     assert sums is not None, "a batch has at least one client"
     truth = ground_truth(n_clients, seed, as_of, sums, counts)
     io.write_text_atomic(

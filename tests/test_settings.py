@@ -22,6 +22,8 @@ from pipeline.stages import refresh_batches
 from tests.builders import AS_OF, mutate, valid_rows, write_batch
 from tests.sql_harness import D0, build, finished_episode, finished_warehouse, rows, warehouse, weeks, with_settings
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_defaults_then_the_home_file_then_the_given_file(tmp_path: Path) -> None:
     home = tmp_path / "home"
@@ -373,6 +375,26 @@ def incremental_max_share(tmp_path: Path) -> None:
     assert calls == ["rebuild", "update", "rebuild"]
 
 
+def extra_folders(tmp_path: Path) -> None:
+    """A practice's own questionnaire, in a folder of the home named by the setting, is validated and scored; the
+    registry version published with it covers its file."""
+    rows = valid_rows()
+    phq9 = rows["measures"][0]
+    rows["measures"] += [phq9 | {"instrument": "wellbeing3", "item": f"wellbeing3_{i}", "value": i} for i in (1, 2, 3)]
+    plain = _refresh(tmp_path / "a", rows)
+    assert plain.batches[0].quarantine_by_rule == {"unknown_instrument": 3}
+    folder = tmp_path / "b" / "home" / "instruments"
+    folder.mkdir(parents=True)
+    (folder / "wellbeing3.toml").write_bytes((ROOT / "tests/fixtures/instruments/wellbeing3.toml").read_bytes())
+    practice = _refresh(tmp_path / "b", rows, registry={"extra_folders": ("instruments",)})
+    assert practice.batches[0].quarantine_by_rule == {}
+    with io.warehouse(Paths(tmp_path / "b" / "home").warehouse, read_only=True) as con:
+        scored = con.execute("SELECT scale, score FROM scores WHERE instrument = 'wellbeing3'").fetchall()
+    assert scored == [("total", 6.0)]
+    versions = [io.published_meta(Paths(tmp_path / h / "home").aggregate_file) for h in ("a", "b")]
+    assert versions[0] and versions[1] and versions[0]["registry_version"] != versions[1]["registry_version"]
+
+
 EFFECTS: dict[str, Callable[[Path], None]] = {
     "identifiers.phone_regions": phone_regions,
     "contract.pre_intake_window_days": pre_intake_window_days,
@@ -400,6 +422,7 @@ EFFECTS: dict[str, Callable[[Path], None]] = {
     "engine.partition_mb": partition_mb,
     "engine.scoring_part_rows": scoring_part_rows,
     "engine.incremental_max_share": incremental_max_share,
+    "registry.extra_folders": extra_folders,
 }
 
 
