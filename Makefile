@@ -1,6 +1,6 @@
 # ifs-outcomes — every recipe is a one-line call into the CLI or a tool; `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help install run demo validate refresh report export dashboard bench test golden docs lint format clean
+.PHONY: help install run demo validate refresh report export dashboard bench test wheel-check golden docs lint format clean
 
 PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
@@ -46,6 +46,9 @@ bench: install ## benchmarks against the plain-DuckDB floor: make bench [TIERS="
 
 test: install ## run the test suite
 	$(RUN) pytest
+
+wheel-check: install ## build the wheel, install it alone into a fresh venv, run quickstart, report and every dashboard page
+	IFS_OUTCOMES_WHEEL_CHECK=1 IFS_OUTCOMES_UV=$(UV) $(RUN) pytest tests/test_wheel.py
 
 golden: install ## regenerate the golden outputs from data/sample (only on purpose; read the diff)
 	$(RUN) python -m tests.golden

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,14 +49,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(home: Path, clinical: bool = False, timeout: float = 60.0) -> Iterator[str]:
-    """Run `ifs-outcomes dashboard` as a subprocess until the block ends; yields its URL once healthy."""
+def serve(
+    home: Path,
+    clinical: bool = False,
+    timeout: float = 60.0,
+    program: Sequence[str] = (sys.executable, "-m", "pipeline"),
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Run `ifs-outcomes dashboard` as a subprocess until the block ends; yields its URL once healthy. ``program``
+    is how to call the CLI (an installed venv's ``bin/ifs-outcomes`` for the wheel check), run in ``cwd``."""
     port = free_port()
-    command = [sys.executable, "-m", "pipeline", "dashboard", "--home", str(home), "--port", str(port)]
+    command = [*program, "dashboard", "--home", str(home), "--port", str(port)]
     log = home / f"dashboard-{port}.log"
     with log.open("w") as sink:
-        proc = subprocess.Popen([*command, *(["--clinical"] if clinical else [])], cwd=ROOT, stdout=sink,
-                                stderr=subprocess.STDOUT, env={**os.environ})  # fmt: skip
+        proc = subprocess.Popen([*command, *(["--clinical"] if clinical else [])], cwd=cwd, stdout=sink,
+                                stderr=subprocess.STDOUT, env=dict(os.environ if env is None else env))  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout

@@ -19,7 +19,10 @@ from dashboards import data_access, ui  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
 
-st.set_page_config(page_title="IFS outcomes", page_icon=":material/insights:", layout="wide")
+# The tab icon is a file of the package: a `:material/…:` icon would be fetched from a public font server.
+st.set_page_config(
+    page_title="IFS outcomes", page_icon=str(Path(__file__).resolve().parent / "static" / "icon.png"), layout="wide"
+)
 
 try:
     meta = data_access.publication()

@@ -457,25 +457,62 @@ def _dz(pre: np.ndarray, post: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.mean(diff, axis=axis) / np.std(diff, ddof=1, axis=axis)
 
 
+#: The sums an effect size and its delta-method CI need (over paired subjects): u = change (post − pre), v = the
+#: scores the SD is taken of (pre for d and g; the changes themselves for d_z).
+MOMENT_SUMS = ("n", "su", "sv", "suu", "svv", "suv", "suvv", "svvv", "svvvv")
+
+
+def moment_sums(u: np.ndarray, v: np.ndarray) -> dict[str, float]:
+    """`MOMENT_SUMS` of one group: what SQL sums per published row, and what `delta_method_ci_from_moments` reads."""
+    return {"n": float(len(u)), "su": float(u.sum()), "sv": float(v.sum()), "suu": float((u * u).sum()),
+            "svv": float((v * v).sum()), "suv": float((u * v).sum()), "suvv": float((u * v * v).sum()),
+            "svvv": float((v**3).sum()), "svvvv": float((v**4).sum())}  # fmt: skip
+
+
+def delta_method_ci_from_moments(
+    sums: dict[str, Any], factor: Any, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate and normal CI of ``factor · mean(u) / SD(v)`` with the nonparametric delta-method SE, from sums
+    (`MOMENT_SUMS`, scalars or arrays: one published row each) — the one implementation, also behind
+    `effect_sizes` above `bootstrap_max_n` subjects.
+
+    Influence of subject i: IF_i = factor · [(u_i − ū) − c·((v_i − v̄)² − σ²)] / σ with c = ū/(2σ²), σ = SD(v)
+    (n − 1); SE = √(Σ IF_i²) / n (Efron & Tibshirani 1993, §21: the infinitesimal jackknife). Expanding the square,
+    Σ IF² = factor²/σ² · (A − 2cB + c²D) with A = Σ(u − ū)², B = Σ(u − ū)(v − v̄)², D = Σ((v − v̄)² − σ²)², each from
+    the raw sums. NaN where n < 3 or σ is not positive.
+    """
+    n = np.asarray(sums["n"], dtype=float)
+    su, sv, suu, svv = (np.asarray(sums[k], dtype=float) for k in ("su", "sv", "suu", "svv"))
+    suv, suvv, svvv, svvvv = (np.asarray(sums[k], dtype=float) for k in ("suv", "suvv", "svvv", "svvvv"))
+    f = np.asarray(factor, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu, mv = su / n, sv / n
+        central2 = svv - n * mv**2
+        var = central2 / (n - 1)
+        sigma = np.sqrt(var)
+        a = suu - n * mu**2
+        b = (suvv - 2 * mv * suv + mv**2 * su) - mu * central2
+        central4 = svvvv - 4 * mv * svvv + 6 * mv**2 * svv - 4 * mv**3 * sv + n * mv**4
+        d = central4 - 2 * var * central2 + n * var**2
+        c = mu / (2 * var)
+        sum_if2 = f**2 / var * (a - 2 * c * b + c**2 * d)
+        se = np.sqrt(np.maximum(sum_if2, 0)) / n
+        estimate = f * mu / sigma
+        z = float(stats.norm.ppf(0.5 + confidence / 2))
+        valid = (n >= 3) & (sigma > 0)
+        return (
+            np.where(valid, estimate, np.nan),
+            np.where(valid, estimate - z * se, np.nan),
+            np.where(valid, estimate + z * se, np.nan),
+        )
+
+
 def _delta_method_ci(
     u: np.ndarray, v: np.ndarray, factor: float, confidence: float
 ) -> tuple[float | None, float | None]:
-    """Normal CI of ``factor · mean(u) / SD(v)`` with the nonparametric delta-method (influence-function) SE.
-
-    Influence of subject i: IF_i = factor · [(u_i − ū)/σ − (ū/σ) · ((v_i − v̄)² − σ²)/(2σ²)], σ = SD(v);
-    SE = √(Σ IF_i²) / n (Efron & Tibshirani 1993, §21: the infinitesimal jackknife). d uses v = pre scores,
-    d_z uses v = u = post − pre.
-    """
-    n = len(u)
-    sigma = float(np.std(v, ddof=1))
-    if n < 3 or not sigma > 0:
-        return (None, None)
-    mean_u = float(np.mean(u))
-    influence = factor * ((u - mean_u) / sigma - (mean_u / sigma) * ((v - np.mean(v)) ** 2 - sigma**2) / (2 * sigma**2))
-    se = float(np.sqrt(np.sum(influence**2)) / n)
-    estimate = factor * mean_u / sigma
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    return (estimate - z * se, estimate + z * se)
+    """`delta_method_ci_from_moments` for one group of subjects."""
+    _, lo, hi = delta_method_ci_from_moments(moment_sums(u, v), factor, confidence)
+    return (float(lo), float(hi)) if np.isfinite(lo) and np.isfinite(hi) else (None, None)
 
 
 def effect_sizes(

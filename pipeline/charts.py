@@ -65,12 +65,14 @@ def category_bars(outcomes: pl.DataFrame, by: str = "level", title: str = "Chang
     """Stacked shares of paired episodes in each change category, one bar per `by` value."""
     cats = [c for c in CATEGORY_COLOURS if c in outcomes.columns]
     # A stack with a hidden part would draw the rest as if it were the whole: show only complete rows.
+    # The categories add up to the paired episodes whose scale has a rule (`categorised`).
+    total = "categorised" if "categorised" in outcomes.columns else "paired"
     complete = outcomes.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in cats]))
-    data = complete.select(by, "paired", *cats).unpivot(index=[by, "paired"], on=cats, variable_name="category")
-    data = data.drop_nulls(["value", "paired"]).filter(pl.col("paired") > 0)
+    data = complete.select(by, total, *cats).unpivot(index=[by, total], on=cats, variable_name="category")
+    data = data.drop_nulls(["value", total]).filter(pl.col(total) > 0)
     if not data.height:
-        return _empty("No published change categories for this selection")
-    data = data.with_columns((pl.col("value") / pl.col("paired")).alias("share"))
+        return _empty("No group has all five categories published (a small one is hidden): see the table")
+    data = data.with_columns((pl.col("value") / pl.col(total)).alias("share"))
     levels = outcomes[by].unique(maintain_order=True).to_list()
     order = {c: i for i, c in enumerate(CATEGORY_COLOURS)}
     data = data.with_columns(pl.col("category").replace_strict(order, return_dtype=pl.Int64).alias("order"))
@@ -79,7 +81,7 @@ def category_bars(outcomes: pl.DataFrame, by: str = "level", title: str = "Chang
         .mark_bar()
         .encode(
             y=alt.Y(f"{by}:N", title=None, sort=levels),
-            x=alt.X("sum(share):Q", title="share of paired episodes", axis=alt.Axis(format="%"),
+            x=alt.X("sum(share):Q", title="share of paired episodes with a rule", axis=alt.Axis(format="%"),
                     scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("category:N", scale=alt.Scale(domain=list(CATEGORY_COLOURS),
                                                           range=list(CATEGORY_COLOURS.values())),
@@ -93,7 +95,11 @@ def category_bars(outcomes: pl.DataFrame, by: str = "level", title: str = "Chang
 
 
 def _rate_colour(label: str) -> str:
-    return "#d73027" if "deteriorat" in label else "#1a9850" if "recover" in label else ACCENT
+    if "deteriorat" in label:
+        return "#d73027"
+    if "reliable recover" in label:
+        return "#1a9850"
+    return "#91cf60" if "recover" in label else ACCENT
 
 
 def rate_bars(frame: pl.DataFrame, rates: dict[str, str], by: str = "level", title: str = "") -> AnyChart:
@@ -123,22 +129,50 @@ def rate_bars(frame: pl.DataFrame, rates: dict[str, str], by: str = "level", tit
     )
 
 
-def trend(frame: pl.DataFrame, value: str, title: str, x: str = "period", percent: bool = False) -> AnyChart:
-    """A line over published periods (months), with points; suppressed months are gaps."""
-    data = _frame(frame.select(x, value), [value])
+def _period_index(period: pl.Expr) -> pl.Expr:
+    """A running number for months (2026-09) and quarters (2026-Q3), so that adjacent periods differ by one."""
+    year = period.str.slice(0, 4).cast(pl.Int64, strict=False)
+    quarter = period.str.extract(r"Q(\d)$").cast(pl.Int64, strict=False)
+    month = period.str.extract(r"-(\d\d)$").cast(pl.Int64, strict=False)
+    return pl.when(quarter.is_not_null()).then(year * 4 + quarter).otherwise(year * 12 + month)
+
+
+def trend(
+    frame: pl.DataFrame,
+    value: str,
+    title: str,
+    x: str = "period",
+    percent: bool = False,
+    n: str | None = None,
+    interval: tuple[str, str] | None = None,
+) -> AnyChart:
+    """A line over published periods (months or quarters) with its 95% interval as a bar at each point and the
+    ``n`` behind it in the tooltip. The line breaks where a value is hidden or a period has no row — joining the
+    neighbours would draw a value nobody published."""
+    wanted = [c for c in (x, value, n, *(interval or ())) if c and c in frame.columns]
+    data = frame.select(wanted).sort(x).with_columns(_period_index(pl.col(x)).alias("_index"))
+    broken = pl.col(value).is_null() | (pl.col("_index") - pl.col("_index").shift(1) != 1).fill_null(True)
+    data = data.with_columns(broken.cum_sum().alias("segment")).drop_nulls(value).drop("_index")
     if not data.height:
         return _empty("No published values for this selection")
+    fmt = ".1%" if percent else ".2f"
     axis = alt.Axis(format="%") if percent else alt.Axis()
-    return (
-        alt.Chart(data, title=title)
-        .mark_line(point=True, color=ACCENT)
-        .encode(
-            x=alt.X(f"{x}:O", title=None),
-            y=alt.Y(f"{value}:Q", title=None, axis=axis),
-            tooltip=[f"{x}:O", alt.Tooltip(f"{value}:Q", format=".1%" if percent else ".2f")],
-        )
-        .properties(width=WIDTH, height=HEIGHT - 60)
+    order = frame.sort(x)[x].to_list()
+    tooltip = [alt.Tooltip(f"{x}:O", title="period"), alt.Tooltip(f"{value}:Q", format=fmt, title="value")]
+    if n and n in data.columns:
+        tooltip.append(alt.Tooltip(f"{n}:Q", title="n"))
+    if interval and all(c in data.columns for c in interval):
+        labels = ("95% CI low", "95% CI high")
+        tooltip += [alt.Tooltip(f"{c}:Q", format=fmt, title=t) for c, t in zip(interval, labels, strict=True)]
+    base = alt.Chart(data, title=title).encode(x=alt.X(f"{x}:O", title=None, sort=order, scale=alt.Scale(domain=order)))
+    line = base.mark_line(point=True, color=ACCENT).encode(
+        y=alt.Y(f"{value}:Q", title=None, axis=axis), detail="segment:N", tooltip=tooltip
     )
+    layers: list[alt.Chart] = [line]
+    if interval and all(c in data.columns for c in interval):
+        layers.insert(0, base.mark_rule(color=ACCENT, opacity=0.35, strokeWidth=2).encode(
+            y=f"{interval[0]}:Q", y2=f"{interval[1]}:Q", tooltip=tooltip))  # fmt: skip
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT - 60)
 
 
 def counts_trend(frame: pl.DataFrame, columns: dict[str, str], title: str, x: str = "period") -> AnyChart:
@@ -276,13 +310,26 @@ def funnel(row: pl.DataFrame, title: str = "IFS milestones reached in order") ->
     )
 
 
-def km_curves(curves: pl.DataFrame, unit: str = "session") -> AnyChart:
-    """Kaplan-Meier cumulative proportion reaching each milestone, as steps, with 95% CI bands."""
-    data = curves.filter(pl.col("unit") == unit).with_columns(pl.format("M{}", "milestone").alias("milestone"))
+#: How each published milestone-curve method is named on a chart.
+CURVE_METHODS = {
+    "cumulative_incidence": "cumulative incidence (ending treatment competes)",
+    "kaplan_meier": "Kaplan-Meier (sensitivity: ending censored, overstates reach)",
+}
+
+
+def km_curves(curves: pl.DataFrame, unit: str = "session", method: str = "cumulative_incidence") -> AnyChart:
+    """Cumulative proportion reaching each milestone by ``method`` (the published default: cumulative incidence
+    with ending treatment as a competing event; `kaplan_meier` the labelled sensitivity analysis), as steps with
+    95% CI bands."""
+    data = curves.filter(pl.col("unit") == unit)
+    if "method" in data.columns:
+        data = data.filter(pl.col("method") == method)
+    data = data.with_columns(pl.format("M{}", "milestone").alias("milestone"))
     if not data.height:
         return _empty("No published curve points")
     x_title = "attended sessions" if unit == "session" else "days since the first session"
-    base = alt.Chart(data, title="Time to milestone (Kaplan-Meier)").encode(
+    title = f"Time to milestone: {CURVE_METHODS.get(method, method)}"
+    base = alt.Chart(data, title=title).encode(
         x=alt.X("time:Q", title=x_title), color=alt.Color("milestone:N", title=None, legend=alt.Legend(orient="bottom"))
     )
     band = base.mark_area(opacity=0.12, interpolate="step-after").encode(y="ci_low:Q", y2="ci_high:Q")

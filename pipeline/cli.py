@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,8 +24,12 @@ from rich.markup import escape
 
 from pipeline.config import resolve_home
 from pipeline.io import WarehouseBusy, csv_separator
+from pipeline.progress import Count, Progress
 from pipeline.settings import Settings, SettingsError
 from pipeline.summary import EXIT_BUSY, EXIT_INTERNAL, EXIT_REJECTED, RunSummary
+
+if TYPE_CHECKING:
+    from schemas.registry import Registry
 
 app = typer.Typer(
     name="ifs-outcomes",
@@ -70,6 +74,17 @@ def _settings(home: Path | None, explicit: Path | None) -> Settings:
         for problem in exc.problems:
             err.print(f"[red]{escape(str(problem))}.[/red]")
         err.print("[red]Fix the settings file (run `ifs-outcomes settings` to see every key) and run again.[/red]")
+        raise typer.Exit(EXIT_REJECTED) from None
+
+
+def _registry(home: Path | None, settings: Settings) -> Registry:
+    """The instruments in force: the built-in ones plus the settings' extra folders; a bad file is a usage error."""
+    from schemas.registry import RegistryError, registry_with
+
+    try:
+        return registry_with(settings.instrument_folders(resolve_home(home).home))
+    except RegistryError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(EXIT_REJECTED) from None
 
 
@@ -119,14 +134,16 @@ def _guard(home: Path | None, as_json: bool = False) -> Iterator[None]:
 
 
 @contextmanager
-def _progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
-    with err.status("starting…") as status:
+def _progress(enabled: bool = True) -> Iterator[Progress]:
+    """One line per step on stderr (elapsed time, rows handled) — only on a terminal and never with ``--json``, so
+    logs and piped output get the summary alone."""
+    from pipeline.progress import TerminalProgress
 
-        def update(message: str) -> None:
-            if enabled:
-                status.update(message)
-
-        yield update
+    if not enabled or not err.is_terminal:
+        yield Progress()
+        return
+    with TerminalProgress(err) as progress:
+        yield progress
 
 
 def _print_summary(summary: RunSummary, as_json: bool) -> None:
@@ -184,8 +201,11 @@ def demo(
         raise typer.Exit(EXIT_REJECTED)
     as_of_date = _parse_date(as_of, "--as-of")
     with _guard(None), _progress() as progress:
-        progress(f"generating {clients:,} client episodes")
-        counts = synth.write_batch(out_dir, n_clients=clients, seed=seed, as_of=as_of_date, fmt=fmt)
+        progress.step(f"generating {clients:,} client episodes", total=clients, unit="clients")
+        counts = synth.write_batch(
+            out_dir, n_clients=clients, seed=seed, as_of=as_of_date, fmt=fmt, advance=progress.advance
+        )
+        progress.done(Count(sum(counts.values())))
     shown = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     out.print(f"wrote {out_dir} ({shown}) and {out_dir / 'ground_truth.json'}")
 
@@ -203,8 +223,11 @@ def validate(
 
     run_date = _parse_date(as_of, "--as-of")
     settings = _settings(home, settings_file)
-    with _guard(home, as_json), _progress() as progress:
-        summary = stages.validate_batches(resolve_home(home), batches, run_date, progress=progress, settings=settings)
+    registry = _registry(home, settings)
+    with _guard(home, as_json), _progress(not as_json) as progress:
+        summary = stages.validate_batches(
+            resolve_home(home), batches, run_date, registry, progress=progress, settings=settings
+        )
     _finish(summary, as_json)
 
 
@@ -236,9 +259,10 @@ def refresh(
         raise typer.Exit(EXIT_REJECTED)
     run_date = _parse_date(as_of, "--as-of")
     settings = _settings(home, settings_file)
-    with _guard(home, as_json), _progress() as progress:
+    registry = _registry(home, settings)
+    with _guard(home, as_json), _progress(not as_json) as progress:
         summary = stages.refresh_batches(
-            paths, folders, run_date, progress=progress, settings=settings, with_report=with_report
+            paths, folders, run_date, registry, progress=progress, settings=settings, with_report=with_report
         )
     _print_summary(summary, as_json)
     raise typer.Exit(summary.exit_code)
@@ -256,15 +280,22 @@ def quickstart(
 
     paths = resolve_home(home)
     settings = _settings(home, settings_file)
+    registry = _registry(home, settings)
     with _guard(home, as_json):
         if not stages.raw_batches(paths):
-            with _progress() as progress:
-                progress(f"no batch under {paths.raw}: generating a {clients:,}-client demo batch")
-                synth.write_batch(paths.raw / "demo", n_clients=clients, seed=20261, as_of=dt.date(2026, 10, 31))
+            with _progress(not as_json) as progress:
+                progress.step(
+                    f"no batch under {paths.raw}: generating a {clients:,}-client demo batch", clients, "clients"
+                )
+                counts = synth.write_batch(
+                    paths.raw / "demo", n_clients=clients, seed=20261, as_of=dt.date(2026, 10, 31),
+                    advance=progress.advance,
+                )  # fmt: skip
+                progress.done(Count(sum(counts.values())))
             err.print(f"made a demo batch in {paths.raw / 'demo'}")
-        with _progress() as progress:
+        with _progress(not as_json) as progress:
             summary = stages.refresh_batches(
-                paths, stages.raw_batches(paths), dt.date.today(), progress=progress, settings=settings,
+                paths, stages.raw_batches(paths), dt.date.today(), registry, progress=progress, settings=settings,
                 with_report=True,
             )  # fmt: skip
     _print_summary(summary, as_json)
@@ -291,10 +322,11 @@ def remove_batch(
     paths = resolve_home(home)
     run_date = _parse_date(as_of, "--as-of")
     settings = _settings(home, settings_file)
-    with _guard(home, as_json), _progress() as progress:
+    registry = _registry(home, settings)
+    with _guard(home, as_json), _progress(not as_json) as progress:
         try:
             summary = stages.remove_batch(
-                paths, batch_id, run_date, settings=settings, cascade=cascade, progress=progress
+                paths, batch_id, run_date, registry, settings=settings, cascade=cascade, progress=progress
             )
         except stages.RemovalRefused as exc:
             err.print(f"[red]{escape(str(exc))}.[/red]")
@@ -341,6 +373,33 @@ def show_settings(
         source = "" if row["source"] == "default" else f"  [yellow]from {row['source']}[/yellow]"
         out.print(f"  [bold]{row['key']}[/bold] = {shown}{source}")
         out.print(f"      [dim]{row['doc']}[/dim]")
+    raise typer.Exit(0)
+
+
+@app.command()
+def instruments(home: HomeOption = None, settings_file: SettingsOption = None, as_json: JsonOption = False) -> None:
+    """The instruments in force — built-in, and from the folders of `registry.extra_folders` — with the file each
+    comes from, its scales and its licence terms."""
+    from schemas.registry import INSTRUMENTS_DIR
+
+    registry = _registry(home, _settings(home, settings_file))
+    rows: list[dict[str, Any]] = [
+        {
+            "id": inst.id, "name": inst.name, "version": inst.version, "enabled": inst.id in registry.instruments,
+            "built_in": registry.files[inst.id].parent == INSTRUMENTS_DIR, "file": str(registry.files[inst.id]),
+            "scales": list(inst.scales), "licence": inst.licence, "citation": inst.citation,
+        }
+        for inst in sorted({**registry.instruments, **registry.disabled}.values(), key=lambda i: i.id)
+    ]  # fmt: skip
+    if as_json:
+        out.print_json(json.dumps({"registry_version": registry.version, "instruments": rows}))
+        raise typer.Exit(0)
+    out.print(f"instrument registry {registry.version}:")
+    for row in rows:
+        where = "built-in" if row["built_in"] else f"from {escape(row['file'])}"
+        state = "" if row["enabled"] else "  [yellow]disabled[/yellow]"
+        out.print(f"  [bold]{row['id']}[/bold]  {escape(row['name'])} ({escape(row['version'])}), {where}{state}")
+        out.print(f"      [dim]scales: {', '.join(row['scales'])} · licence: {escape(row['licence'])}[/dim]")
     raise typer.Exit(0)
 
 
@@ -708,16 +767,18 @@ def import_redcap(
     exported_at: ExportedAtOption = None,
     batch_id: BatchIdOption = None,
     as_json: JsonOption = False,
+    home: HomeOption = None,
+    settings_file: SettingsOption = None,
 ) -> None:
     """REDCap records (repeating instruments and events included) → a contract batch folder."""
     from pipeline.importers.redcap import import_redcap as run
-    from schemas.registry import default_registry
 
     as_of = _parse_date(exported_at, "--exported-at") if exported_at else None
+    registry = _registry(home, _settings(home, settings_file))
     _run_import(
         "redcap",
         as_json,
-        lambda: run(records, dictionary, mapping, out_dir, default_registry(), exported_at=as_of, batch_id=batch_id),
+        lambda: run(records, dictionary, mapping, out_dir, registry, exported_at=as_of, batch_id=batch_id),
     )
 
 
@@ -746,16 +807,18 @@ def import_fhir(
     exported_at: ExportedAtOption = None,
     batch_id: BatchIdOption = None,
     as_json: JsonOption = False,
+    home: HomeOption = None,
+    settings_file: SettingsOption = None,
 ) -> None:
     """FHIR R4 QuestionnaireResponse bundles (PHQ-9/GAD-7 by LOINC, others by canonical URL) → a batch folder."""
     from pipeline.importers.fhir import import_fhir as run
-    from schemas.registry import default_registry
 
     as_of = _parse_date(exported_at, "--exported-at") if exported_at else None
+    registry = _registry(home, _settings(home, settings_file))
     _run_import(
         "fhir",
         as_json,
-        lambda: run(sources, out_dir, default_registry(), with_batch=with_batch, pseudonym=pseudonym,
+        lambda: run(sources, out_dir, registry, with_batch=with_batch, pseudonym=pseudonym,
                     exported_at=as_of, batch_id=batch_id),
     )  # fmt: skip
 
@@ -836,7 +899,9 @@ def dashboard(
     if clinical and not paths.clinical_file.exists():
         err.print(f"[red]{escape(str(paths.clinical_file))} does not exist yet: run a refresh first.[/red]")
         raise typer.Exit(EXIT_REJECTED)
-    app_file = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
+    from importlib import resources
+
+    app_file = Path(str(resources.files("dashboards") / "app.py"))  # a file on disk: the package is installed
     env = {
         **os.environ,
         "IFS_OUTCOMES_HOME": str(paths.home.resolve()),
@@ -878,9 +943,18 @@ def bench(
     ] = None,
 ) -> None:
     """Benchmark the full and the incremental refresh against the plain-DuckDB floor (see benchmarks/README.md)."""
-    from benchmarks import runner
-    from benchmarks.dashboard_harness import chromium
-    from benchmarks.tiers import TIERS
+    try:
+        from benchmarks import runner
+        from benchmarks.dashboard_harness import chromium
+        from benchmarks.tiers import TIERS
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks":
+            raise
+        err.print(
+            "[red]The benchmarks are not part of the installed package: run them from a checkout of the source "
+            "(`make bench` there).[/red]"
+        )
+        raise typer.Exit(EXIT_REJECTED) from None
 
     chosen = [t.upper() for t in (tiers or ["S"])]
     unknown = [t for t in chosen if t not in TIERS]
@@ -913,13 +987,19 @@ def docs(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the data dictionary.")] = Path(
         "docs/data-dictionary.md"
     ),
+    notice_file: Annotated[
+        Path, typer.Option("--notice", help="Where to write the notices (licences of the built-in instruments).")
+    ] = Path("NOTICE.md"),
 ) -> None:
-    """Regenerate the data dictionary of the published tables from schemas/published.py (`make docs`)."""
+    """Regenerate the data dictionary of the published tables (schemas/published.py) and NOTICE.md (the registry's
+    licence notes) — `make docs`."""
     from schemas.published import data_dictionary
+    from schemas.registry import notice
 
     with _guard(None):
         out_file.write_text(data_dictionary(), encoding="utf-8")
-    out.print(f"wrote {out_file}")
+        notice_file.write_text(notice(), encoding="utf-8")
+    out.print(f"wrote {out_file} and {notice_file}")
 
 
 def main(argv: list[str] | None = None) -> Any:

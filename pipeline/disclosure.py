@@ -57,6 +57,8 @@ class TableLayout:
     #: (detail column, parent column): a row's parts are the rows whose parent equals its detail value, for the
     #: same other keys (months within their quarter, quarters within 'all').
     hierarchy: tuple[str, str] | None = None
+    #: (column, the rate or statistic it is hidden with): a confidence limit of a rate reveals the rate.
+    companions: tuple[tuple[str, str], ...] = ()
 
 
 def _small(col: pl.Expr, k: int) -> pl.Expr:
@@ -93,7 +95,10 @@ def apply_disclosure_control(table: pl.DataFrame, layout: TableLayout, policy: D
     for statistic, n in layout.statistics:
         # A mean reveals no count, so only its own n matters (a rate would: it is hidden with its counts).
         out = out.with_columns((pl.col(n).cast(pl.Int64).fill_null(0) < k).alias(f"{statistic}{SUPPRESSED_SUFFIX}"))
-    protected = [*layout.counts, *(r[0] for r in layout.rates), *(s[0] for s in layout.statistics)]
+    for column, leader in layout.companions:
+        out = out.with_columns(pl.col(f"{leader}{SUPPRESSED_SUFFIX}").alias(f"{column}{SUPPRESSED_SUFFIX}"))
+    protected = [*layout.counts, *(r[0] for r in layout.rates), *(s[0] for s in layout.statistics),
+                 *(c[0] for c in layout.companions)]  # fmt: skip
     out = out.with_columns(
         pl.when(pl.col(f"{c}{SUPPRESSED_SUFFIX}")).then(None).otherwise(pl.col(c)).alias(c) for c in protected
     )

@@ -45,6 +45,7 @@ def parameters(as_of: dt.date, settings: Settings) -> dict[str, Any]:
         "as_of": as_of,
         "lapse_days": settings.engagement.lapse_days,
         "modality_share": settings.engagement.modality_share,
+        "finished_min_attended": settings.outcomes.finished_min_attended,
         "protector_trust_min": settings.process.protector_trust_min,
         "slope_min_points": settings.self_leadership.slope_min_points,
         "w_self": w_self,

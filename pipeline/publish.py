@@ -19,7 +19,7 @@ import polars as pl
 from pipeline import io
 from pipeline.config import PUBLISHED_FILES, Paths
 from pipeline.disclosure import DisclosurePolicy, apply_disclosure_control
-from pipeline.marts import MARTS
+from pipeline.marts import MARTS, DerivedMart
 from pipeline.settings import Settings
 from schemas.published import validate
 
@@ -47,6 +47,9 @@ def disclose(tables: dict[str, pl.DataFrame], meta: pl.DataFrame, settings: Sett
     policy = DisclosurePolicy(k=settings.disclosure.k)
     files: dict[str, dict[str, pl.DataFrame]] = {"clinical": {}, "aggregate": {}}
     for mart in MARTS:
+        if isinstance(mart, DerivedMart):  # from what its sources publish, so after them
+            files[mart.file][mart.name] = mart.derive(files[mart.file])
+            continue
         table = tables[mart.name]
         if mart.file == "aggregate" and mart.layout is not None:
             table = apply_disclosure_control(table, mart.layout, policy)

@@ -25,20 +25,41 @@ import polars as pl
 from pipeline import charts, io
 from pipeline.config import Paths
 
-SCHEMA_VERSION = "1.0"
+#: 2.0: outcomes are finished treatment in the period (and in treatment at the as-of date), with the NHS
+#: Talking Therapies composite, recovery and reliable recovery named apart, and complete effect sizes.
+SCHEMA_VERSION = "2.0"
 HEADLINE_SCALES = (("phq9", "total"), ("gad7", "total"), ("ifs_self", "total"))
 HEADLINE_FIELDS = (
-    "episodes", "paired", "paired_rate", "reliably_improved", "reliable_improvement_rate", "clinical_baseline",
-    "recovered", "recovery_rate", "reliably_deteriorated", "reliable_deterioration_rate", "mean_change", "d",
-    "d_ci_low", "d_ci_high",
+    "episodes", "paired", "paired_rate", "categorised", "rc_rule", "rc_threshold", "clinical_baseline",
+    "recovery", "recovery_rate", "recovery_rate_ci_low", "recovery_rate_ci_high",
+    "reliably_improved", "reliable_improvement_rate", "reliable_improvement_rate_ci_low",
+    "reliable_improvement_rate_ci_high", "recovered", "reliable_recovery_rate", "reliable_recovery_rate_ci_low",
+    "reliable_recovery_rate_ci_high", "reliably_deteriorated", "reliable_deterioration_rate",
+    "reliable_deterioration_rate_ci_low", "reliable_deterioration_rate_ci_high", "mean_change", "sd_change",
+    "d", "d_ci_low", "d_ci_high", "g", "g_ci_low", "g_ci_high", "dz", "dz_ci_low", "dz_ci_high", "ci_method",
+    "revision",
 )  # fmt: skip
-RATES = ("paired_rate", "reliable_improvement_rate", "recovery_rate", "reliable_deterioration_rate", "attendance_rate",
-         "dropout_rate", "conversion_rate", "choice_point_rate", "mean_follow_through",
+NHS_FIELDS = (
+    "measures", "finished", "paired", "paired_rate", "caseness", "recovery", "recovery_rate", "recovery_rate_ci_low",
+    "recovery_rate_ci_high", "reliable_improvement", "reliable_improvement_rate", "reliable_improvement_rate_ci_low",
+    "reliable_improvement_rate_ci_high", "reliable_recovery", "reliable_recovery_rate",
+    "reliable_recovery_rate_ci_low", "reliable_recovery_rate_ci_high", "reliable_deterioration",
+    "reliable_deterioration_rate", "reliable_deterioration_rate_ci_low", "reliable_deterioration_rate_ci_high",
+    "revision",
+)  # fmt: skip
+OUTCOME_RATES = ("recovery_rate", "reliable_improvement_rate", "reliable_recovery_rate", "reliable_deterioration_rate")
+RATES = ("paired_rate", *OUTCOME_RATES, *(f"{r}_ci_{e}" for r in OUTCOME_RATES for e in ("low", "high")),
+         "attendance_rate", "dropout_rate", "conversion_rate", "choice_point_rate", "mean_follow_through",
+         "value", "previous_value", "difference", "difference_ci_low", "difference_ci_high",
          *(f"reach_rate_m{k}" for k in range(1, 6)))  # fmt: skip
+COACHING_ROUTES = {"season_of_therapy": "a season of therapy", "coaching_and_therapy": "coaching and therapy combined",
+                   "healing_within_coaching": "IFS healing sessions within coaching",
+                   "continued_coaching": "continued coaching", "ended_otherwise": "ended otherwise",
+                   "too_early": "too early to tell"}  # fmt: skip
 
 
 TEXT_COLUMNS = ("instrument", "scale", "dimension", "level", "measure", "theme", "batch_id", "table_name", "rule",
-                "period")  # fmt: skip
+                "period", "source", "metric", "previous_period", "rc_rule", "ci_method", "measures")  # fmt: skip
 
 
 class ReportError(RuntimeError):
@@ -53,6 +74,8 @@ class ReportTable:
     frame: pl.DataFrame
     columns: dict[str, str]
     note: str = ""
+    #: Columns shown as percentages (default: the published rates, `RATES`).
+    percent: tuple[str, ...] | None = None
 
     def shown(self, k: int) -> pl.DataFrame:
         """As displayed and written to CSV: published column names, hidden cells `<k`, absent values empty."""
@@ -111,18 +134,53 @@ def _suppressed(row: dict[str, Any] | None, columns: Iterable[str]) -> list[str]
     return [c for c in columns if row is not None and row.get(f"{c}_suppressed")]
 
 
+def _changes(comparison: pl.DataFrame, source: str, instrument: str | None = None, scale: str | None = None
+             ) -> dict[str, Any]:  # fmt: skip
+    """The published change of each metric against the previous period (period_comparison), for summary.json."""
+    rows = comparison.filter(pl.col("source") == source)
+    if instrument is not None:
+        rows = rows.filter((pl.col("instrument") == instrument) & (pl.col("scale") == scale))
+    return {
+        row["metric"]: {
+            "previous_period": row["previous_period"],
+            **{f: _cell(row, f) for f in ("previous_value", "difference", "difference_ci_low", "difference_ci_high")},
+            "ci_method": row["ci_method"],
+        }
+        for row in rows.iter_rows(named=True)
+    }
+
+
+def _curve_ends(curves: pl.DataFrame) -> dict[str, Any]:
+    """Each milestone's cumulative proportion at the last published session, by method: cumulative incidence (the
+    default) beside Kaplan-Meier (the sensitivity analysis)."""
+    out: dict[str, Any] = {}
+    sessions = curves.filter(pl.col("unit") == "session").sort("milestone", "method", "time")
+    for (milestone, method), rows in sessions.group_by("milestone", "method", maintain_order=True):
+        last = rows.row(-1, named=True)
+        out.setdefault(f"M{milestone}", {})[str(method)] = {
+            "session": last["time"], "cumulative_reached": round(last["cumulative_reached"], 6),
+            "ci_low": _cell(last, "ci_low"), "ci_high": _cell(last, "ci_high"),
+        }  # fmt: skip
+    return out
+
+
 def build_report(aggregate: Path, period: str | None = None) -> Report:
     """Everything the report shows, selected from the published aggregate tables."""
     t = _read(aggregate)
     meta = t["publication"].row(0, named=True)
     k = int(meta["disclosure_k"])
     period = period or latest_complete_quarter(meta["as_of"])
-    outcomes = t["outcome_summary"]
+    published = t["outcome_summary"]
+    outcomes = published.filter(pl.col("population") == "finished_treatment")
     if period not in set(outcomes["period"]):
         known = ", ".join(sorted(set(outcomes["period"]))[-6:])
         raise ReportError(f"no published outcomes for period {period!r}; choose `all` or one of … {known}")
     in_period = outcomes.filter(pl.col("period") == period)
     overall = in_period.filter(pl.col("dimension") == "overall")
+    current = published.filter((pl.col("population") == "in_treatment") & (pl.col("dimension") == "overall"))
+    nhs = t["nhs_outcomes"].filter(pl.col("period") == period)
+    nhs_all = _row(nhs, dimension="overall")
+    comparison = t["period_comparison"].filter((pl.col("period") == period) & (pl.col("dimension") == "overall"))
     engagement = t["engagement_summary"]
     eng_all = _row(engagement, dimension="overall")
     funnel = t["milestone_funnel"].filter(pl.col("period") == period)
@@ -131,13 +189,18 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
     coaching_all = _row(coaching, dimension="overall")
     quality = t["data_quality"]
 
-    headlines = {}
-    for instrument, scale in sorted({(r["instrument"], r["scale"]) for r in overall.iter_rows(named=True)}):
-        row = _row(overall, instrument=instrument, scale=scale)
-        headlines[f"{instrument}.{scale}"] = {
-            **{f: _cell(row, f) for f in HEADLINE_FIELDS},
-            "suppressed": _suppressed(row, HEADLINE_FIELDS),
-        }
+    def headlines_of(rows: pl.DataFrame) -> dict[str, Any]:
+        out = {}
+        for instrument, scale in sorted({(r["instrument"], r["scale"]) for r in rows.iter_rows(named=True)}):
+            row = _row(rows, instrument=instrument, scale=scale)
+            out[f"{instrument}.{scale}"] = {
+                **{f: _cell(row, f) for f in HEADLINE_FIELDS},
+                "change_from_previous": _changes(comparison, "outcome_summary", instrument, scale),
+                "suppressed": _suppressed(row, HEADLINE_FIELDS),
+            }
+        return out
+
+    headlines = headlines_of(overall)
     totals = t["data_quality_summary"].row(0, named=True)
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -147,7 +210,22 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
         "registry_version": meta["registry_version"],
         "warehouse_run_id": meta["warehouse_run_id"],
         "disclosure": {"k": k, "rule": meta["disclosure_rule"]},
+        "population": "finished_treatment",
+        "population_definition": "episodes discharged in the period with at least two attended treatment sessions",
+        "nhs_talking_therapies": {
+            **{f: _cell(nhs_all, f) for f in NHS_FIELDS},
+            "change_from_previous": _changes(comparison, "nhs_outcomes"),
+            "suppressed": _suppressed(nhs_all, NHS_FIELDS),
+        },
         "outcomes": headlines,
+        "in_treatment": {
+            "as_of": str(meta["as_of"]),
+            "definition": "open episodes, not lapsed: their change so far at the as-of date",
+            "outcomes": {
+                key: {f: h[f] for f in HEADLINE_FIELDS if f != "revision"} | {"suppressed": h["suppressed"]}
+                for key, h in headlines_of(current).items()
+            },
+        },
         "engagement_all_time": {
             f: _cell(eng_all, f)
             for f in (
@@ -165,6 +243,7 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
         "milestones": {
             **{f"reach_rate_m{i}": _cell(funnel_all, f"reach_rate_m{i}") for i in range(1, 6)},
             "episodes": _cell(funnel_all, "episodes"),
+            "curves_by_session": _curve_ends(t["milestone_curves"]),
         },
         "coaching": {
             f: _cell(coaching_all, f)
@@ -174,6 +253,7 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
                 "mean_follow_through",
                 "choice_points",
                 "choice_point_rate",
+                *COACHING_ROUTES,
             )
         },
         "data_quality": {
@@ -191,14 +271,26 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
 
     outcome_columns = {
         "instrument": "instrument", "scale": "scale", "episodes": "with baseline", "paired": "paired",
-        "paired_rate": "completeness", "reliably_improved": "reliably improved",
-        "reliable_improvement_rate": "reliable improvement rate", "clinical_baseline": "clinical at baseline",
-        "recovered": "recovered", "recovery_rate": "recovery rate", "reliably_deteriorated": "reliably deteriorated",
-        "reliable_deterioration_rate": "deterioration rate", "mean_change": "mean change", "d": "d",
-        "d_ci_low": "d CI low", "d_ci_high": "d CI high",
+        "paired_rate": "completeness", "clinical_baseline": "clinical at baseline", "recovery": "recovery",
+        "recovery_rate": "recovery rate", "recovered": "reliable recovery",
+        "reliable_recovery_rate": "reliable recovery rate", "categorised": "paired with a rule",
+        "reliably_improved": "reliably improved", "reliable_improvement_rate": "reliable improvement rate",
+        "reliably_deteriorated": "reliably deteriorated", "reliable_deterioration_rate": "deterioration rate",
+        "rc_rule": "reliable-change rule", "rc_threshold": "threshold", "mean_change": "mean change", "d": "d",
+        "d_ci_low": "d CI low", "d_ci_high": "d CI high", "g": "g", "g_ci_low": "g CI low", "g_ci_high": "g CI high",
+        "dz": "d_z", "dz_ci_low": "d_z CI low", "dz_ci_high": "d_z CI high",
     }  # fmt: skip
     by_group = {"dimension": "dimension", "level": "group", **{c: v for c, v in outcome_columns.items()
-                                                                if c not in ("d_ci_low", "d_ci_high")}}  # fmt: skip
+                                                                if "_ci_" not in c}}  # fmt: skip
+    nhs_columns = {
+        "dimension": "dimension", "level": "group", "finished": "finished", "paired": "paired on both",
+        "paired_rate": "completeness", "caseness": "at caseness", "recovery": "recovery",
+        "recovery_rate": "recovery rate", "recovery_rate_ci_low": "CI low", "recovery_rate_ci_high": "CI high",
+        "reliable_improvement": "reliable improvement", "reliable_improvement_rate": "reliable improvement rate",
+        "reliable_recovery": "reliable recovery", "reliable_recovery_rate": "reliable recovery rate",
+        "reliable_deterioration": "reliable deterioration", "reliable_deterioration_rate": "deterioration rate",
+        "revision": "revision",
+    }  # fmt: skip
     trajectory = t["self_leadership_trajectory"].filter(
         (pl.col("period") == period) & (pl.col("dimension") == "overall")
     )
@@ -208,11 +300,40 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
     cohorts = in_period.filter(
         (pl.col("dimension").is_in(["overall", "cohort"])) & (pl.col("instrument") != "self_energy_8c")
     )
+    headline_changes = comparison.filter(
+        (pl.col("source") == "nhs_outcomes")
+        | pl.struct("instrument", "scale").is_in([{"instrument": i, "scale": sc} for i, sc in HEADLINE_SCALES])
+    ).sort("source", "instrument", "scale", "metric")
+    change_columns = {"source": "table", "instrument": "instrument", "scale": "scale", "metric": "metric",
+                      "value": "this period", "previous_period": "previous period", "previous_value": "then",
+                      "difference": "difference", "difference_ci_low": "95% CI low",
+                      "difference_ci_high": "95% CI high", "ci_method": "CI method"}  # fmt: skip
     tables = [
+        ReportTable("nhs_outcomes", nhs.filter(pl.col("dimension").is_in(["overall", "service", "practice"]))
+                    .sort(pl.col("dimension") != "overall", "dimension", "level"), nhs_columns,
+                    "NHS Talking Therapies measures of finished treatment on the measure pair: caseness = either "
+                    "measure at or above its cutoff at the start; recovery = at caseness and on neither at the end "
+                    "(/ at caseness); reliable improvement = either measure reliably improved and neither reliably "
+                    "deteriorated (/ paired on both); reliable recovery = both (/ at caseness). 95% CIs: Wilson."),
+        ReportTable("change_from_previous_period", headline_changes.filter(pl.col("metric") != "mean_change"),
+                    change_columns,
+                    "Finished treatment in this period against the one before, in percentage points, with the 95% "
+                    "Newcombe interval of the difference. Different episodes finish in each period; an interval "
+                    "that spans 0 is no evidence of a change."),
+        ReportTable("mean_change_from_previous_period", headline_changes.filter(pl.col("metric") == "mean_change"),
+                    change_columns, "Mean change (scale points, latest − baseline) against the previous period, with "
+                    "the 95% Welch interval of the difference.", percent=()),
         ReportTable("headline_outcomes", overall.sort("instrument", "scale"), outcome_columns,
-                    "Paired = baseline and a later administration; completeness = paired / with baseline; "
-                    "recovery rate = recovered / paired episodes clinical at baseline; d = standardized mean "
-                    "change, positive = better (CI for all-time rows only)."),
+                    "Finished treatment in the period. Completeness = paired / with baseline. Recovery = clinical at "
+                    "baseline and not at the end; reliable recovery = also reliably improved (the Jacobson-Truax "
+                    "'recovered' category): both out of the paired episodes clinical at baseline. Reliable "
+                    "improvement and deterioration: out of the paired episodes whose scale has a rule (rc_rule: "
+                    "points = a change of at least the threshold; jacobson_truax = more than it). d = standardized "
+                    "mean change, g = Hedges' g, d_z = mean change / SD of change, positive = better; 95% CIs by "
+                    "the delta method."),
+        ReportTable("in_treatment", current.sort("instrument", "scale"), outcome_columns,
+                    f"In treatment at {meta['as_of']}: open, not lapsed episodes, their change so far (they have "
+                    "not finished: not comparable with the finished-treatment figures)."),
         ReportTable("outcomes_by_service", scale_rows(in_period, "service", HEADLINE_SCALES[:2]),
                     by_group),
         ReportTable("outcomes_by_modality", scale_rows(in_period, "modality", HEADLINE_SCALES[:2]),
@@ -243,16 +364,19 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
                      "with_gas": "with GAS", "mean_gas_t_baseline": "first GAS T", "mean_gas_t_latest": "latest GAS T",
                      "mean_gas_t_change": "GAS T change", "mean_follow_through": "follow-through",
                      "choice_points": "choice points", "choice_point_rate": "choice point rate",
-                     "referred_to_therapy": "referred to therapy", "continued_coaching": "continued coaching",
-                     "ended_otherwise": "ended otherwise", "too_early": "too early to tell"}),
+                     **COACHING_ROUTES},
+                    "Coaching and combined episodes by the period they started; what followed a choice point, in "
+                    "the coaching seed's three routes and the other outcomes."),
         ReportTable("helping_professionals", cohorts.sort("instrument", "scale", "dimension", "level"),
                     by_group, "Cohort: clients who are helping professionals beside all other clients."),
         ReportTable("outcomes_by_theme",
                     t["outcomes_by_theme"].filter(pl.col("instrument") == "phq9"),
                     {"theme": "theme", "instrument": "instrument", "scale": "scale", "paired": "paired",
-                     "reliably_improved": "reliably improved", "recovered": "recovered",
-                     "reliable_improvement_rate": "reliable improvement rate", "mean_change": "mean change"},
-                    "All time; themes overlap, so rows do not add up."),
+                     "categorised": "paired with a rule", "reliably_improved": "reliably improved",
+                     "reliable_improvement_rate": "reliable improvement rate",
+                     "clinical_baseline": "clinical at baseline", "recovery_rate": "recovery rate",
+                     "reliable_recovery_rate": "reliable recovery rate", "mean_change": "mean change"},
+                    "Finished treatment, all time; themes overlap, so rows do not add up."),
         ReportTable("data_quality", quality, {"batch_id": "batch", "table_name": "table",
                     "measure": "measure", "rule": "rule", "rows": "rows"},
                     "Rows, not people (exempt from disclosure control): received = loaded + quarantined + duplicates."),
@@ -267,8 +391,10 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
         & (pl.col("scale") == "total")
         & pl.col("dimension").is_in(["overall", "modality"])
     )
-    rates = {"reliable_improvement_rate": "reliably improved", "recovery_rate": "recovered",
-             "reliable_deterioration_rate": "reliably deteriorated"}  # fmt: skip
+    rates = {"recovery_rate": "recovery", "reliable_improvement_rate": "reliable improvement",
+             "reliable_recovery_rate": "reliable recovery",
+             "reliable_deterioration_rate": "reliable deterioration"}  # fmt: skip
+    nhs_trend = t["nhs_outcomes"].filter((pl.col("period_type") == "quarter") & (pl.col("dimension") == "overall"))
     chart_set = {
         "categories_by_service": charts.category_bars(by_service, title="PHQ-9 change categories by service"),
         "rates_by_service": charts.rate_bars(by_service, rates, title="PHQ-9 rates by service"),
@@ -276,13 +402,14 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
         "self_trajectory": charts.trajectory(trajectory.filter(pl.col("measure") == "self_score_pomp"),
                                              "IFS Self Scale (POMP, 0–100) by attended session", "Self score"),
         "funnel": charts.funnel(funnel.filter(pl.col("dimension") == "overall")),
-        "km": charts.km_curves(curves, "session"),
+        "nhs_trend": charts.trend(nhs_trend, "recovery_rate", "NHS recovery of finished treatment, by quarter of "
+                                  "discharge", percent=True, n="caseness",
+                                  interval=("recovery_rate_ci_low", "recovery_rate_ci_high")),
+        "curves": charts.km_curves(curves, "session", "cumulative_incidence"),
+        "curves_km": charts.km_curves(curves, "session", "kaplan_meier"),
         "sessions_by_month": charts.counts_trend(monthly.sort("period"), {"attended": "attended", "cancelled": "cancelled",
                                                  "no_show": "no-show", "intakes": "intakes"}, "Sessions by month"),
-        "coaching_followed": charts.count_bars(coaching.filter(pl.col("dimension") == "overall"),
-                                               {"referred_to_therapy": "referred to therapy",
-                                                "continued_coaching": "continued coaching",
-                                                "ended_otherwise": "ended otherwise", "too_early": "too early to tell"},
+        "coaching_followed": charts.count_bars(coaching.filter(pl.col("dimension") == "overall"), COACHING_ROUTES,
                                                "What followed a coaching choice point"),
     }  # fmt: skip
     svgs = {name: charts.to_svg(chart) for name, chart in chart_set.items()}
@@ -307,10 +434,10 @@ code{background:#f3f3f3;padding:0 3px}
 """
 
 
-def _fmt(value: str, column: str) -> str:
+def _fmt(value: str, column: str, percent: tuple[str, ...] = RATES) -> str:
     if value == "" or value.startswith("<"):
         return value
-    if column in RATES:
+    if column in percent:
         return f"{float(value) * 100:.1f}%"
     try:
         number = float(value)
@@ -329,7 +456,7 @@ def _table_html(table: ReportTable, k: int) -> str:
     for record in shown.iter_rows(named=True):
         cells = []
         for column in table.columns:
-            text = _fmt(record[column], column)
+            text = _fmt(record[column], column, RATES if table.percent is None else table.percent)
             cls = (
                 "hidden"
                 if text.startswith("<")
@@ -364,10 +491,41 @@ def _fraction(value: Any, k: int) -> str:
     return f"<{k}" if value is None else f"{value:,}"
 
 
+def _interval(headline: dict[str, Any], rate: str, k: int) -> str:
+    """' · 95% CI a–b' for a published rate (nothing when hidden or absent)."""
+    low, high = headline.get(f"{rate}_ci_low"), headline.get(f"{rate}_ci_high")
+    if low is None or high is None:
+        return ""
+    return f" · 95% CI {low * 100:.1f}–{high * 100:.1f}%"
+
+
+def _change(change: dict[str, Any] | None, k: int) -> str:
+    """' · vs 2026-Q2: +3.1 pts (95% CI …)' from period_comparison (nothing without a previous value)."""
+    if not change or (change["previous_value"] is None and change["difference"] is None):
+        return ""
+    if change["difference"] is None:
+        return f" · vs {change['previous_period']}: <{k}"
+    text = f" · vs {change['previous_period']}: {change['difference'] * 100:+.1f} pts"
+    if change["difference_ci_low"] is not None:
+        text += f" (95% CI {change['difference_ci_low'] * 100:+.1f} to {change['difference_ci_high'] * 100:+.1f})"
+    return text
+
+
+def _nhs_note(nhs: dict[str, Any], k: int) -> str:
+    measures = str(nhs.get("measures") or "the measure pair").upper().replace("+", " and ")
+    revised = f" Revised by {nhs['revision']} later load(s)." if nhs.get("revision") else ""
+    return html.escape(
+        f"Finished treatment on {measures}: {_fraction(nhs['paired'], k)} of {_fraction(nhs['finished'], k)} "
+        f"finished episodes paired on both measures. Each rate is out of the count after 'of'.{revised}"
+    )
+
+
 def _methods_html() -> str:
     from markdown_it import MarkdownIt
 
-    text = (Path(__file__).resolve().parent.parent / "docs" / "indicators.md").read_text(encoding="utf-8")
+    from pipeline.package_data import doc_text
+
+    text = doc_text("indicators.md")
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 
@@ -375,18 +533,33 @@ def render_html(report: Report) -> str:
     s, k = report.summary, int(report.summary["disclosure"]["k"])
     tables = {t.name: t for t in report.tables}
     period_label = "all time" if report.period == "all" else report.period
+    nhs = s["nhs_talking_therapies"]
+    nhs_cards = [
+        _card(f"nhs.{rate}", label, nhs[rate], k, True,
+              f"{_fraction(nhs[num], k)} of {_fraction(nhs[den], k)} {out_of}{_interval(nhs, rate, k)}"
+              f"{_change(nhs['change_from_previous'].get(rate), k)}", hidden=rate in nhs["suppressed"])
+        for label, rate, num, den, out_of in (
+            ("Recovery", "recovery_rate", "recovery", "caseness", "at caseness"),
+            ("Reliable improvement", "reliable_improvement_rate", "reliable_improvement", "paired", "paired"),
+            ("Reliable recovery", "reliable_recovery_rate", "reliable_recovery", "caseness", "at caseness"),
+            ("Reliable deterioration", "reliable_deterioration_rate", "reliable_deterioration", "paired", "paired"),
+        )
+    ]  # fmt: skip
     cards = []
     for key, label in (("phq9.total", "PHQ-9"), ("gad7.total", "GAD-7"), ("ifs_self.total", "IFS Self Scale")):
         h = s["outcomes"].get(key)
         if not h:
             continue
-        cards.append(_card(f"{key}.reliable_improvement_rate", f"{label}: reliably improved",
-                           h["reliable_improvement_rate"], k, True,
-                           f"{_fraction(h['reliably_improved'], k)} of {_fraction(h['paired'], k)} paired"))  # fmt: skip
         if key != "ifs_self.total":
-            cards.append(_card(f"{key}.recovery_rate", f"{label}: recovered", h["recovery_rate"], k, True,
-                               f"{_fraction(h['recovered'], k)} of {_fraction(h['clinical_baseline'], k)} "
-                               "clinical at baseline", hidden="recovery_rate" in h["suppressed"]))  # fmt: skip
+            cards.append(_card(f"{key}.recovery_rate", f"{label}: recovery", h["recovery_rate"], k, True,
+                               f"{_fraction(h['recovery'], k)} of {_fraction(h['clinical_baseline'], k)} clinical at "
+                               f"baseline{_interval(h, 'recovery_rate', k)}",
+                               hidden="recovery_rate" in h["suppressed"]))  # fmt: skip
+        cards.append(_card(f"{key}.reliable_improvement_rate", f"{label}: reliable improvement",
+                           h["reliable_improvement_rate"], k, True,
+                           f"{_fraction(h['reliably_improved'], k)} of {_fraction(h['categorised'], k)} paired"
+                           f"{_interval(h, 'reliable_improvement_rate', k)}",
+                           hidden="reliable_improvement_rate" in h["suppressed"]))  # fmt: skip
     e = s["engagement_all_time"]
     engagement_cards = [
         _card("engagement.episodes", "Episodes (all time)", e["episodes"], k, False,
@@ -411,27 +584,40 @@ def render_html(report: Report) -> str:
         return f'<div class="chart" id="chart-{name}">{report.charts[name]}</div>'
 
     m = report.meta
+    finished_when = "at any time" if report.period == "all" else f"in {report.period}"
     body = [
         f"<h1>IFS outcomes report — {html.escape(period_label)}</h1>",
         f'<p class="meta">Data as of {html.escape(str(m["as_of"]))} · code {html.escape(str(m["code_version"]))} · '
-        f"instrument registry {html.escape(str(m['registry_version']))}. Outcomes are for episodes whose latest "
-        f"administration fell in {html.escape(period_label)}; process tables are for episodes that started in it.</p>",
+        f"instrument registry {html.escape(str(m['registry_version']))}. Outcomes are for the episodes that "
+        f"<b>finished treatment {html.escape(finished_when)}</b>: discharged then, after at least two attended "
+        "treatment sessions (the NHS Talking Therapies definition), so a closed period's figures change only when "
+        "late data about its own episodes arrives (revision). Process tables are for episodes that started in "
+        "the period.</p>",
         f'<p class="note">Disclosure control: {html.escape(str(m["disclosure_rule"]))}; cells that would reveal a '
         f"hidden one by subtraction are hidden too. <span class=\"hidden\">&lt;{k}</span> means hidden, not zero.</p>",
-        section("Headline outcomes", f'<div class="cards">{"".join(cards)}</div>'
+        section("NHS Talking Therapies measures", f'<p class="note">{_nhs_note(nhs, k)}</p>'
+                f'<div class="cards">{"".join(nhs_cards)}</div>' + chart("nhs_trend")
+                + _table_html(tables["nhs_outcomes"], k)),
+        section("Outcomes by scale", f'<div class="cards">{"".join(cards)}</div>'
                 + _table_html(tables["headline_outcomes"], k)),
+        section("Change from the previous period", _table_html(tables["change_from_previous_period"], k)
+                + _table_html(tables["mean_change_from_previous_period"], k)),
         section("Reliable change and recovery by service and modality",
                 chart("categories_by_service") + chart("rates_by_service") + _table_html(tables["outcomes_by_service"], k)
                 + chart("rates_by_modality") + _table_html(tables["outcomes_by_modality"], k)),
         section("Self-leadership", chart("self_trajectory") + _table_html(tables["self_leadership_trajectory"], k)),
-        section("The IFS process", chart("funnel") + _table_html(tables["milestone_funnel"], k) + chart("km")
-                + f'<p class="note">Kaplan–Meier curves for all episodes, censored at the last attended session; '
-                f"points only while at least {k} episodes are at risk.</p>"),
+        section("The IFS process", chart("funnel") + _table_html(tables["milestone_funnel"], k) + chart("curves")
+                + '<p class="note">Cumulative incidence (Aalen–Johansen) for all episodes: ending treatment before '
+                "a milestone is a competing event — that episode will not reach it. Kaplan–Meier, below as a "
+                "sensitivity analysis, treats the ending as if the episode might still reach the milestone later, "
+                "so it overstates reach. Points only while at least "
+                f"{k} episodes are at risk.</p>" + chart("curves_km")),
         section("Engagement and dropout", f'<div class="cards">{"".join(engagement_cards)}</div>'
                 + _table_html(tables["engagement"], k) + chart("sessions_by_month")
                 + _table_html(tables["sessions_by_month"], k)),
         section("Coaching", f'<div class="cards">{"".join(coaching_cards)}</div>' + chart("coaching_followed")
                 + _table_html(tables["coaching"], k)),
+        section(f"In treatment at {m['as_of']}", _table_html(tables["in_treatment"], k)),
         section("Helping professionals", _table_html(tables["helping_professionals"], k)
                 + _table_html(tables["outcomes_by_theme"], k)),
         section("Data quality", _table_html(tables["data_quality"], k)),
@@ -451,16 +637,23 @@ def render_markdown(report: Report) -> str:
     def pct(v: Any, hidden: bool = True) -> str:
         return (f"<{k}" if hidden else "—") if v is None else f"{v * 100:.1f}%"
 
+    nhs = s["nhs_talking_therapies"]
     lines = [
         f"## IFS outcomes — {'all time' if report.period == 'all' else report.period} (as of {s['as_of']})",
         "",
-        "| scale | paired | reliably improved | recovered | reliably deteriorated |",
-        "|---|---:|---:|---:|---:|",
+        "Finished treatment (discharged in the period after at least two attended sessions).",
+        "",
+        f"NHS Talking Therapies ({nhs['measures']}): recovery {pct(nhs['recovery_rate'])} of "
+        f"{'<' + str(k) if nhs['caseness'] is None else nhs['caseness']} at caseness, reliable improvement "
+        f"{pct(nhs['reliable_improvement_rate'])}, reliable recovery {pct(nhs['reliable_recovery_rate'])}, "
+        f"reliable deterioration {pct(nhs['reliable_deterioration_rate'])}.",
+        "",
+        "| scale | paired | recovery | reliable improvement | reliable recovery | reliable deterioration |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for key, h in s["outcomes"].items():
         paired = f"<{k}" if h["paired"] is None else f"{h['paired']:,}"
-        cells = [pct(h[f], f in h["suppressed"]) for f in
-                 ("reliable_improvement_rate", "recovery_rate", "reliable_deterioration_rate")]  # fmt: skip
+        cells = [pct(h[f], f in h["suppressed"]) for f in OUTCOME_RATES]
         lines.append(f"| {key} | {paired} | {' | '.join(cells)} |")
     e, q = s["engagement_all_time"], s["data_quality"]
     lines += [

@@ -91,16 +91,17 @@ class OutcomeSettings:
         14, "A baseline may be administered up to this many days after the first attended treatment session.",
         _between(0, 365),
     )  # fmt: skip
-    bootstrap_resamples: int = _setting(
-        2000, "Bootstrap resamples for effect-size confidence intervals (BCa).", _between(100, 100_000)
-    )
-    bootstrap_max_n: int = _setting(
-        2000, "Above this many paired episodes, effect-size CIs use the delta method instead of the bootstrap.",
-        _between(10, 1_000_000),
-    )  # fmt: skip
-    bootstrap_seed: int = _setting(20261, "Seed of the effect-size bootstrap (results are reproducible).")
     density_bins: int = _setting(
         8, "Bins per axis of the baseline × latest grid (the aggregate Jacobson plot).", _between(2, 40)
+    )
+    finished_min_attended: int = _setting(
+        2, "Finished treatment: an episode discharged with at least this many attended treatment sessions (the NHS "
+        "Talking Therapies definition).", _between(1, 20),
+    )  # fmt: skip
+    nhs_instruments: tuple[str, ...] = _setting(
+        ("phq9", "gad7"),
+        "The measure pair of the NHS Talking Therapies composite metrics (caseness on either, recovery on both).",
+        lambda v: None if len(v) == 2 and len(set(v)) == 2 else "must name two different instruments",
     )
 
 
@@ -221,6 +222,24 @@ class EngineSettings:
     threads: int = _setting(0, "Threads each DuckDB connection may use (0: one per core).", _between(0, 1024))
 
 
+def _folder_names(value: Any) -> str | None:
+    return None if all(isinstance(v, str) and v.strip() for v in value) else "must be a list of folder paths in quotes"
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Where instrument definitions come from besides the built-in ones (schemas/registry.py); no effect on any
+    number by itself: the registry version, recorded with everything computed, covers the files read."""
+
+    extra_folders: tuple[str, ...] = _setting(
+        (),
+        "Folders of the practice's own instrument files (one <id>.toml per instrument, as in the package's "
+        "schemas/instruments/), read after the built-in ones; a relative path is under the data home. An id that "
+        "is already taken is an error naming both files.",
+        _folder_names,
+    )
+
+
 SECTIONS: dict[str, type] = {
     "identifiers": IdentifierSettings,
     "contract": ContractSettings,
@@ -232,7 +251,12 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertSettings,
     "disclosure": DisclosureSettings,
     "engine": EngineSettings,
+    "registry": RegistrySettings,
 }
+#: Sections that change no number and are left out of `Settings.fingerprint` and the published settings: the
+#: engine only splits work; the registry section names folders (machine paths), whose files `Registry.version`
+#: already records.
+UNPUBLISHED = ("engine", "registry")
 
 
 @dataclass(frozen=True)
@@ -249,6 +273,7 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     disclosure: DisclosureSettings = DisclosureSettings()
     engine: EngineSettings = EngineSettings()
+    registry: RegistrySettings = RegistrySettings()
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def values(self) -> dict[str, dict[str, Any]]:
@@ -256,14 +281,20 @@ class Settings:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
     def fingerprint(self) -> str:
-        """A short hash of every value that can change a number (the engine section cannot): recorded with each
-        derived product, so that changing a setting rebuilds what depends on it."""
-        values = {k: v for k, v in self.values().items() if k != "engine"}
+        """A short hash of every value that can change a number (not the `UNPUBLISHED` sections): recorded with
+        each derived product, so that changing a setting rebuilds what depends on it."""
+        values = {k: v for k, v in self.values().items() if k not in UNPUBLISHED}
         return hashlib.sha256(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        """Every value in force, as published with each publication."""
-        return json.dumps(self.values(), sort_keys=True, default=list)
+        """Every value in force but the registry's folders (see `UNPUBLISHED`), as published with each
+        publication."""
+        values = {k: v for k, v in self.values().items() if k != "registry"}
+        return json.dumps(values, sort_keys=True, default=list)
+
+    def instrument_folders(self, home: Path) -> tuple[Path, ...]:
+        """``registry.extra_folders`` as paths: ``~`` expanded, a relative one under the data home."""
+        return tuple(home / path for path in (Path(f).expanduser() for f in self.registry.extra_folders))
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per setting: key, value, default, source and doc (for `ifs-outcomes settings`)."""

@@ -45,6 +45,8 @@ from pipeline.load import (
     warehouse_as_of,
 )
 from pipeline.outcomes import DerivedState, refresh_outcomes
+from pipeline.package_data import checkout_root
+from pipeline.progress import Count, Progress, as_progress
 from pipeline.publish import Publication, disclose, publication_meta, publish
 from pipeline.quarantine import finish_quarantine_files, place_quarantine_files, stage_quarantine_files
 from pipeline.settings import DEFAULTS, Settings
@@ -53,26 +55,28 @@ from pipeline.staging import limit
 from pipeline.summary import BatchSummary, RunSummary
 from pipeline.validate import Loaded, ValidationResult, validate_batch
 from schemas.inputs import CONTRACT_VERSION
-from schemas.registry import Registry, default_registry
+from schemas.registry import Registry, registry_with
 
-Progress = Callable[[str], None]
-
-
-def _no_progress(_: str) -> None:
-    return None
+#: What the commands take as progress: a `pipeline.progress.Progress`, or a callback of each step's message.
+ProgressLike = Progress | Callable[[str], None] | None
 
 
 @cache
 def code_version() -> str:
-    """Package version plus the git commit when run from a checkout (recorded with every run)."""
+    """Package version plus the git commit when run from a checkout (recorded with every run). An installed wheel
+    never asks git: its folder may sit inside some other repository (a venv in a project), whose commit says
+    nothing about this code."""
     version = metadata.version("ifs-outcomes")
+    root = checkout_root()
+    if root is None:
+        return version
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             timeout=5,
-            cwd=Path(__file__).parent,
+            cwd=root,
             check=False,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -156,24 +160,29 @@ def validate_batches(
     folders: Sequence[Path],
     run_date: dt.date,
     registry: Registry | None = None,
-    progress: Progress = _no_progress,
+    progress: ProgressLike = None,
     settings: Settings = DEFAULTS,
 ) -> RunSummary:
     """Judge each batch against the contract and the warehouse as it stands; write nothing."""
-    registry = registry or default_registry()
+    registry = registry or registry_with(settings.instrument_folders(paths.home))
+    shown = as_progress(progress)
     loaded, _ = _loaded_context(paths)
     summaries: list[BatchSummary] = []
     for folder in folders:
-        progress(f"{folder.name}: reading")
+        shown.step(f"{folder.name}: reading")
         with tempfile.TemporaryDirectory(prefix="ifs-outcomes-validate-") as staging:
             try:
                 batch = read_batch(folder, run_date, Path(staging), settings)
-                progress(f"{batch.batch_id}: validating")
+                shown.done(_rows_read(batch) if shown.counts else None)
+                shown.step(f"{batch.batch_id}: validating")
                 result = validate_batch(batch, loaded, registry, spill=Path(staging) / "valid", settings=settings)
+                shown.done(_rows_judged(result) if shown.counts else None)
             except BatchRejected as exc:
+                shown.done(Count(note="rejected"))
                 summaries.append(_rejected_summary(folder, exc))
                 continue
             summaries.append(_validated_summary(batch, result, loaded=False))
+    shown.close()
     return RunSummary(batches=summaries, as_of=None)
 
 
@@ -189,7 +198,7 @@ class Run:
     run_date: dt.date
     registry: Registry
     settings: Settings
-    progress: Progress = _no_progress
+    progress: Progress = field(default_factory=Progress)
     with_report: bool = False
     # the batch in hand (batch stages)
     folder: Path | None = None
@@ -321,7 +330,7 @@ def _indicators(run: Run) -> None:
     if not _publication_lags(run):
         return
     assert run.as_of is not None and run.version is not None
-    run.tables = marts.build_all(run.con, run.as_of, run.settings, run.registry)
+    run.tables = marts.build_all(run.con, run.as_of, run.settings, run.registry, published_with=run.version)
     meta = publication_meta(run.as_of, run.version, run.registry.version, code_version(), run.settings)
     run.publication = disclose(run.tables, meta, run.settings)
     fault_point("publish:built")
@@ -352,32 +361,96 @@ def _report(run: Run) -> None:
         run.report_error = f"The report was not written: {exc}"
 
 
+# --- what each stage handled, for the progress display (read from what the stage left; nothing recomputed) ---
+
+
+def _rows_read(batch: Batch) -> Count:
+    """Rows of every table; a large answers file staged in DuckDB (`Batch.staged`, its frame empty) by the count
+    staging took, without reading a row again."""
+    rows = sum(frame.height for frame in batch.tables.values())
+    return Count(rows + (batch.staged.rows if batch.staged is not None else 0))
+
+
+def _rows_judged(result: ValidationResult) -> Count:
+    counts = [table.counts() for table in result.tables.values()]
+    quarantined = sum(c["quarantined"] for c in counts)
+    return Count(sum(c["received"] for c in counts), note=f"{quarantined:,} quarantined" if quarantined else "")
+
+
+def _ingested(run: Run) -> Count | None:
+    return Count(note="already loaded") if run.summary is not None and run.batch_done else None
+
+
+def _read_count(run: Run) -> Count | None:
+    return _rows_read(run.batch) if run.batch is not None else None
+
+
+def _validated_count(run: Run) -> Count | None:
+    return _rows_judged(run.result) if run.result is not None else None
+
+
+def _loaded_count(run: Run) -> Count | None:
+    if run.summary is None:
+        return None
+    return Count(sum(counts["loaded"] for counts in run.summary.tables.values()))
+
+
+def _scored_count(run: Run) -> Count:
+    if not run.rescored:
+        return Count(note="up to date" if run.version is not None else "nothing loaded")
+    return Count(int(run.con.execute("SELECT count(*) FROM scores").fetchall()[0][0]), "scores")
+
+
+def _indicators_count(run: Run) -> Count:
+    if not run.tables:
+        return Count(note="up to date" if run.version is not None else "nothing loaded")
+    episodes = run.tables.get("episode_engagement")
+    if episodes is not None:
+        return Count(episodes.height, "episodes")
+    return Count(sum(frame.height for frame in run.tables.values()), "rows", note=f"{len(run.tables)} tables")
+
+
+def _published_count(run: Run) -> Count:
+    return Count(len(run.published), "files") if run.published else Count(note="up to date")
+
+
+def _report_count(run: Run) -> Count | None:
+    if run.report_error:
+        return Count(note="not written")
+    return Count(note=Path(run.report).parent.name) if run.report else None
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One stage: its name (timed under it), what progress says, the function, and whether it runs per batch."""
+    """One stage: its name (timed under it), what progress says, the function, whether it runs per batch, what it
+    handled (shown when it ends), and whether it is shown at all (it runs regardless, returning at once when it
+    has nothing to do)."""
 
     name: str
     label: str
     run: Callable[[Run], None]
     scope: Literal["batch", "warehouse"]
+    count: Callable[[Run], Count | None] = lambda run: None
+    shown: Callable[[Run], bool] = lambda run: True
 
 
 #: THE stages of a refresh, in order.
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", "identifying", _ingest, "batch"),
-    Stage("read", "reading", _read, "batch"),
-    Stage("validate", "validating", _validate, "batch"),
-    Stage("load", "loading", _load, "batch"),
-    Stage("score", "scoring and computing change", _score, "warehouse"),
-    Stage("indicators", "computing indicators", _indicators, "warehouse"),
-    Stage("publish", "publishing", _publish, "warehouse"),
+    Stage("ingest", "identifying", _ingest, "batch", _ingested),
+    Stage("read", "reading", _read, "batch", _read_count),
+    Stage("validate", "validating", _validate, "batch", _validated_count),
+    Stage("load", "loading", _load, "batch", _loaded_count),
+    Stage("score", "scoring and computing change", _score, "warehouse", _scored_count),
+    Stage("indicators", "computing indicators", _indicators, "warehouse", _indicators_count),
+    Stage("publish", "publishing", _publish, "warehouse", _published_count),
     Stage("checkpoint", "checkpointing", _checkpoint, "warehouse"),
-    Stage("report", "writing the report", _report, "warehouse"),
+    Stage("report", "writing the report", _report, "warehouse", _report_count, lambda run: run.with_report),
 )
 
 
 def run_stages(run: Run, scope: Literal["batch", "warehouse"]) -> None:
-    """Run the stages of ``scope`` in order, each timed and announced; a batch stage may end its batch early."""
+    """Run the stages of ``scope`` in order, each timed and shown (started, then ended with what it handled); a
+    batch stage may end its batch early."""
     for step in STAGES:
         if step.scope != scope:
             continue
@@ -388,9 +461,13 @@ def run_stages(run: Run, scope: Literal["batch", "warehouse"]) -> None:
             if scope == "batch"
             else ""
         )
-        run.progress(f"{where}{step.label}")
+        shown = step.shown(run)
+        if shown:
+            run.progress.step(f"{where}{step.label}")
         with timed(step.name):
             step.run(run)
+        if shown:
+            run.progress.done(step.count(run) if run.progress.counts else None)
 
 
 def _refresh_one(run: Run, folder: Path) -> BatchSummary:
@@ -400,6 +477,7 @@ def _refresh_one(run: Run, folder: Path) -> BatchSummary:
     try:
         run_stages(run, "batch")
     except BatchRejected as exc:
+        run.progress.done(Count(note="rejected"))
         run.reject(exc)
     finally:
         if run.ident is not None:
@@ -413,7 +491,7 @@ def refresh_batches(
     folders: Sequence[Path],
     run_date: dt.date,
     registry: Registry | None = None,
-    progress: Progress = _no_progress,
+    progress: ProgressLike = None,
     settings: Settings = DEFAULTS,
     with_report: bool = False,
 ) -> RunSummary:
@@ -428,9 +506,18 @@ def refresh_batches(
         io.remove_stale_temporaries([paths.published, paths.quarantine, paths.reports, paths.warehouse_dir])
         _remove_stale_staging(paths)
         finish_quarantine_files(con, paths)
-        run = Run(con, paths, run_date, registry or default_registry(), settings, progress, with_report)
+        run = Run(
+            con,
+            paths,
+            run_date,
+            registry or registry_with(settings.instrument_folders(paths.home)),
+            settings,
+            as_progress(progress),
+            with_report,
+        )
         summaries = [_refresh_one(run, folder) for folder in folders]
         run_stages(run, "warehouse")
+        run.progress.close()
     return RunSummary(
         batches=summaries, as_of=run.as_of, published=run.published, report=run.report, report_error=run.report_error
     )
@@ -470,7 +557,7 @@ def remove_batch(
     registry: Registry | None = None,
     settings: Settings = DEFAULTS,
     cascade: bool = False,
-    progress: Progress = _no_progress,
+    progress: ProgressLike = None,
 ) -> RunSummary:
     """Take a loaded batch back: its rows, its quarantine and its effect on the as-of date, recorded in the ledger
     (status `removed`), then everything derived is rebuilt. Rows of later batches that belong to its clients or
@@ -481,7 +568,7 @@ def remove_batch(
     """
     from pipeline.ingest import BATCH_ID_PATTERN
 
-    registry = registry or default_registry()
+    registry = registry or registry_with(settings.instrument_folders(paths.home))
     shown = f"'{batch_id}'" if BATCH_ID_PATTERN.match(batch_id) and not identifiers.kind_of(batch_id) else "that id"
     if not paths.warehouse.exists():
         raise RemovalRefused(f"there is no warehouse under {paths.home} yet, so batch {shown} is not loaded")
@@ -542,8 +629,9 @@ def remove_batch(
             con.execute("DROP TABLE IF EXISTS _gone_clients")
             con.execute("DROP TABLE IF EXISTS _gone_sessions")
         finish_quarantine_files(con, paths)
-        rebuild = Run(con, paths, run_date, registry, settings, progress)
+        rebuild = Run(con, paths, run_date, registry, settings, as_progress(progress))
         run_stages(rebuild, "warehouse")
+        rebuild.progress.close()
     summary = BatchSummary(batch_id=batch_id, status="removed", content_hash="", path="", run_id=run.run_id)
     summary.tables = counts
     return RunSummary(batches=[summary], as_of=rebuild.as_of, published=rebuild.published)

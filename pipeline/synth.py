@@ -254,6 +254,7 @@ def _stat_names() -> list[str]:
     names += [f"reach_M{k}" for k in range(1, 5)]
     for inst, scale in SCALE_KEYS:
         names += [f"{inst}.{scale}.{s}" for s in ("n", "pre", "pre2", "post", "change", "change_cf")]
+        names += [f"finished.{inst}.{scale}.{s}" for s in ("n", "pre", "pre2", "post", "change")]
     return [*names, "item9.n_first", "item9.p_first", "item9.n_latest", "item9.p_latest"]
 
 
@@ -572,7 +573,8 @@ def _simulate_chunk(
     # --- answers, and the ground truth's sums
     sums = _Sums(clinician * 2 + telehealth, 2 * n_clinicians)
     visits = _Attended(c, j, stage, day[att], session_ids.gather(att_session))
-    measures = _answers(rng, visits, client_ids, service, hp, base, gain, tele_gain, sums, p, registry)
+    finished = discharged & (attended >= 2)  # the pipeline's finished treatment (docs/indicators.md §3)
+    measures = _answers(rng, visits, client_ids, service, hp, base, gain, tele_gain, finished, sums, p, registry)
 
     sums.add("episodes", np.ones(n))
     sums.add("with_intake", intake.astype(float))
@@ -596,6 +598,7 @@ def _answers(
     base: np.ndarray,
     gain: np.ndarray,
     tele_gain: np.ndarray,
+    finished: np.ndarray,
     sums: _Sums,
     p: Params,
     registry: Registry,
@@ -657,6 +660,10 @@ def _answers(
             sums.add(f"{key}.post", post, pair_client)
             sums.add(f"{key}.change", post - pre, pair_client)
             sums.add(f"{key}.change_cf", post_median - pre_median, pair_client)
+            done = finished[pair_client].astype(float)  # the same sums over finished treatment only
+            for stat, value in (("n", np.ones(len(pair_client))), ("pre", pre), ("pre2", pre**2), ("post", post),
+                                ("change", post - pre)):  # fmt: skip
+                sums.add(f"finished.{key}.{stat}", value * done, pair_client)
             if key == "phq9.total":  # P(item 9 > 0): its latent answer rounds to 1 or more
                 endorsed = ndtr((centre - p.risk_item_offset - 0.5) / sd_e)
                 sums.add("item9.n_first", np.ones(len(first_of)), client[first_of])
@@ -744,33 +751,40 @@ def ground_truth(
         return float(a / b) if b else None
 
     n = total[STATS["with_intake"]]
-    effects: dict[str, Any] = {}
-    for inst, scale in SCALE_KEYS:
-        key = f"{inst}.{scale}"
-        paired = total[STATS[f"{key}.n"]]
-        if not paired:
-            continue
-        mean_pre = total[STATS[f"{key}.pre"]] / paired
-        sd_pre = (
-            math.sqrt(max(total[STATS[f"{key}.pre2"]] - paired * mean_pre**2, 0.0) / (paired - 1))
-            if paired > 1
-            else None
-        )
-        change = total[STATS[f"{key}.change"]] / paired
-        sign = -1.0 if LATENT[(inst, scale)].lower_is_better else 1.0
-        tele, in_person = slice(1, None, 2), slice(0, None, 2)
-        effects[key] = {
-            "n_paired": int(paired),
-            "true_mean_baseline": float(mean_pre),
-            "true_mean_latest": float(total[STATS[f"{key}.post"]] / paired),
-            "true_mean_change": float(change),
-            "true_sd_baseline": sd_pre,
-            "true_standardized_change": float(sign * change / sd_pre) if sd_pre else None,
-            "true_mean_change_in_person": ratio(
-                col(f"{key}.change", in_person).sum(), col(f"{key}.n", in_person).sum()
-            ),
-            "true_mean_change_telehealth": ratio(col(f"{key}.change", tele).sum(), col(f"{key}.n", tele).sum()),
-        }
+
+    def effects_of(prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for inst, scale in SCALE_KEYS:
+            key = f"{inst}.{scale}"
+            paired = total[STATS[f"{prefix}{key}.n"]]
+            if not paired:
+                continue
+            mean_pre = total[STATS[f"{prefix}{key}.pre"]] / paired
+            sd_pre = (
+                math.sqrt(max(total[STATS[f"{prefix}{key}.pre2"]] - paired * mean_pre**2, 0.0) / (paired - 1))
+                if paired > 1
+                else None
+            )
+            change = total[STATS[f"{prefix}{key}.change"]] / paired
+            sign = -1.0 if LATENT[(inst, scale)].lower_is_better else 1.0
+            tele, in_person = slice(1, None, 2), slice(0, None, 2)
+            out[key] = {
+                "n_paired": int(paired),
+                "true_mean_baseline": float(mean_pre),
+                "true_mean_latest": float(total[STATS[f"{prefix}{key}.post"]] / paired),
+                "true_mean_change": float(change),
+                "true_sd_baseline": sd_pre,
+                "true_standardized_change": float(sign * change / sd_pre) if sd_pre else None,
+                "true_mean_change_in_person": ratio(
+                    col(f"{prefix}{key}.change", in_person).sum(), col(f"{prefix}{key}.n", in_person).sum()
+                ),
+                "true_mean_change_telehealth": ratio(
+                    col(f"{prefix}{key}.change", tele).sum(), col(f"{prefix}{key}.n", tele).sum()
+                ),
+            }
+        return out
+
+    effects = effects_of("")
     clinicians: dict[str, Any] = {}
     for i, clinician_id in enumerate(roster.clinician_ids):
         rows = slice(2 * i, 2 * i + 2)
@@ -804,6 +818,10 @@ def ground_truth(
         "episodes_with_intake": int(n),
         "consultation_only_episodes": int(total[STATS["episodes"]] - n),
         "true_effects": effects,
+        "true_effects_finished_treatment": effects_of("finished."),
+        "finished_treatment_meaning": "the same true effects over the paired episodes that finished treatment "
+        "(discharged with at least two attended treatment sessions): what outcome_summary publishes as "
+        "population finished_treatment, period all",
         "true_score_meaning": "the scale score a client's answers average to at their latent state of that "
         "session (floors, ceilings and PHQ-9 item 9's offset included): the expected observed score",
         "telehealth_vs_in_person": {
@@ -875,8 +893,10 @@ def write_batch(
     as_of: dt.date,
     fmt: str = "csv",
     progress: Callable[[str], None] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Write the batch folder (tables, batch.toml, ground_truth.json) chunk by chunk; returns rows per table."""
+    """Write the batch folder (tables, batch.toml, ground_truth.json) chunk by chunk; returns rows per table.
+    ``progress`` gets a message and ``advance`` the number of clients written after each chunk."""
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
@@ -902,9 +922,11 @@ def write_batch(
                     writers[name].write_table(table)
                 counts[name] += frame.height
             sums = chunk.sums if sums is None else sums + chunk.sums
+            done = min(n_clients, (number + 1) * CHUNK_CLIENTS)
             if progress is not None:
-                done = min(n_clients, (number + 1) * CHUNK_CLIENTS)
                 progress(f"generated {done:,} of {n_clients:,} clients")
+            if advance is not None:
+                advance(done)
     assert sums is not None, "a batch has at least one client"
     truth = ground_truth(n_clients, seed, as_of, sums, counts)
     io.write_text_atomic(

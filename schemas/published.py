@@ -98,7 +98,8 @@ SHARED: dict[str, str] = {
     "mean_change": "mean of latest − baseline (scale points)",
     "reliably_improved": "paired episodes reliably improved (the scale's rule, docs/indicators.md §4)",
     "reliably_deteriorated": "paired episodes reliably deteriorated",
-    "recovered": "reliably improved, clinical at baseline, not clinical at latest",
+    "recovered": "reliable recovery (the Jacobson-Truax category): reliably improved, clinical at baseline, not "
+    "clinical at latest",
     "improved": "reliably improved, not recovered",
     "unchanged": "no reliable change",
     "deteriorated": "reliably deteriorated, not harmed",
@@ -111,6 +112,7 @@ SHARED: dict[str, str] = {
 }
 
 _PATTERNS: list[tuple[str, str]] = [
+    (r"^(.+_rate)_ci_(low|high)$", "{1} limit of {0}'s 95% Wilson score interval"),
     (r"^reached_m(\d)$", "episodes that reached milestone M{0} in order (stage reached ≥ {0})"),
     (r"^reach_rate_m(\d)$", "reached_m{0} / episodes"),
     (r"^median_session_m(\d)$", "median attended session number at which M{0} was reached"),
@@ -137,6 +139,13 @@ def _table(name: str, file: str, grain: str, purpose: str, columns: str, protect
 
 _PERIOD = "period_type:str period:str parent_period:str?"
 _BREAKDOWN = "dimension:str level:str"
+#: The 95% Wilson intervals of the outcome rates (outcome_summary, nhs_outcomes).
+_RATE_CI_COLUMNS = " ".join(
+    f"{rate}_ci_{end}"
+    for rate in ("recovery_rate", "reliable_improvement_rate", "reliable_deterioration_rate", "reliable_recovery_rate")
+    for end in ("low", "high")
+)
+_RATE_CI = " ".join(f"{c}:float?" for c in _RATE_CI_COLUMNS.split())
 _META = (
     "as_of:date warehouse_run_id:str registry_version:str code_version:str settings_fingerprint:str settings:str "
     "disclosure_k:int disclosure_rule:str"
@@ -144,17 +153,49 @@ _META = (
 
 PUBLISHED: tuple[PublishedTable, ...] = (
     _table(
-        "outcome_summary", "aggregate", "period_type period dimension level instrument scale",
-        "Pre/post outcomes: completeness, change categories, reliable change, recovery and effect size.",
-        f"{_PERIOD} instrument:str scale:str {_BREAKDOWN} episodes:int paired:int categorised:int recovered:int "
-        "improved:int "
-        "unchanged:int deteriorated:int harmed:int reliably_improved:int reliably_deteriorated:int "
-        "clinical_baseline:int mean_baseline:float? mean_latest:float? mean_change:float? sd_baseline:float? "
-        "d:float? g:float? paired_rate:float? reliable_improvement_rate:float? reliable_deterioration_rate:float? "
-        "recovery_rate:float? d_ci_low:float? d_ci_high:float?",
+        "outcome_summary", "aggregate", "population period_type period dimension level instrument scale",
+        "Pre/post outcomes of two populations — finished treatment in a period (discharged, >= 2 attended "
+        "treatment sessions) and in treatment at the as-of date — per scale: completeness, change categories, "
+        "recovery, reliable improvement, reliable recovery and deterioration each with its denominator, the rule "
+        "that decided reliable change, and effect sizes with 95% CIs.",
+        f"population:str {_PERIOD} instrument:str scale:str {_BREAKDOWN} revision:int? rc_rule:str? "
+        "rc_threshold:float? episodes:int paired:int categorised:int recovered:int improved:int unchanged:int "
+        "deteriorated:int harmed:int reliably_improved:int reliably_deteriorated:int clinical_baseline:int "
+        "recovery:int lapsed:int mean_baseline:float? mean_latest:float? mean_change:float? sd_baseline:float? "
+        "sd_change:float? d:float? d_ci_low:float? d_ci_high:float? g:float? g_ci_low:float? g_ci_high:float? "
+        "dz:float? dz_ci_low:float? dz_ci_high:float? ci_method:str? paired_rate:float? "
+        "reliable_improvement_rate:float? reliable_deterioration_rate:float? recovery_rate:float? "
+        f"reliable_recovery_rate:float? {_RATE_CI}",
         "episodes paired categorised recovered improved unchanged deteriorated harmed reliably_improved "
-        "reliably_deteriorated clinical_baseline paired_rate reliable_improvement_rate reliable_deterioration_rate "
-        "recovery_rate mean_baseline mean_latest mean_change sd_baseline d g d_ci_low d_ci_high",
+        "reliably_deteriorated clinical_baseline recovery lapsed paired_rate reliable_improvement_rate "
+        "reliable_deterioration_rate recovery_rate reliable_recovery_rate mean_baseline mean_latest mean_change "
+        "sd_baseline sd_change d d_ci_low d_ci_high g g_ci_low g_ci_high dz dz_ci_low dz_ci_high "
+        f"{_RATE_CI_COLUMNS}",
+    ),
+    _table(
+        "nhs_outcomes", "aggregate", "period_type period dimension level",
+        "The NHS Talking Therapies composite metrics of the episodes that finished treatment in the period, on the "
+        "configured measure pair (PHQ-9 and GAD-7 by default), each with its denominator.",
+        f"{_PERIOD} {_BREAKDOWN} revision:int? measures:str finished:int paired:int caseness:int recovery:int "
+        "reliable_improvement:int reliable_deterioration:int reliable_recovery:int paired_rate:float? "
+        "recovery_rate:float? reliable_improvement_rate:float? reliable_deterioration_rate:float? "
+        f"reliable_recovery_rate:float? {_RATE_CI}",
+        "finished paired caseness recovery reliable_improvement reliable_deterioration reliable_recovery "
+        "paired_rate recovery_rate reliable_improvement_rate reliable_deterioration_rate reliable_recovery_rate "
+        f"{_RATE_CI_COLUMNS}",
+    ),
+    _table(
+        "period_comparison", "aggregate",
+        "source period_type period dimension level instrument scale metric",
+        "Each finished-treatment figure of a quarter or month against the previous one of the same type, with the "
+        "95% CI of the difference; derived from the published outcome_summary and nhs_outcomes, so what they hide "
+        "stays hidden.",
+        "source:str period_type:str period:str dimension:str level:str instrument:str scale:str metric:str "
+        "previous_period:str numerator:int? denominator:int? value:float? spread:float? previous_numerator:int? "
+        "previous_denominator:int? previous_value:float? difference:float? difference_ci_low:float? "
+        "difference_ci_high:float? ci_method:str?",
+        "numerator denominator value spread previous_numerator previous_denominator previous_value difference "
+        "difference_ci_low difference_ci_high",
     ),
     _table(
         "milestone_funnel", "aggregate", "period_type period dimension level",
@@ -170,10 +211,12 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "reach_rate_m1 reach_rate_m2 reach_rate_m3 reach_rate_m4 reach_rate_m5 median_session_m1 median_session_m2",
     ),
     _table(
-        "milestone_curves", "aggregate", "milestone unit time",
-        "Kaplan-Meier cumulative proportion reaching each milestone, censored at the last attended session; "
-        "points only while at least k episodes are at risk.",
-        "milestone:int unit:str time:float at_risk:int cumulative_reached:float ci_low:float? ci_high:float?",
+        "milestone_curves", "aggregate", "milestone unit method time",
+        "Cumulative proportion of episodes reaching each milestone: cumulative incidence with ending treatment as a "
+        "competing event (the default), and Kaplan-Meier (a sensitivity analysis that overstates reach); points only "
+        "while at least k episodes are at risk.",
+        "milestone:int unit:str method:str time:float at_risk:int cumulative_reached:float ci_low:float? "
+        "ci_high:float?",
     ),
     _table(
         "engagement_summary", "aggregate", "dimension level",
@@ -205,25 +248,31 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "Coaching episodes: GAS T-scores, commitment follow-through, choice points (practice-defined) and what "
         "followed (period: the month or quarter the episode started).",
         f"{_PERIOD} {_BREAKDOWN} coaching_episodes:int with_gas:int with_follow_through:int choice_points:int "
-        "referred_to_therapy:int continued_coaching:int ended_otherwise:int too_early:int "
+        "season_of_therapy:int coaching_and_therapy:int healing_within_coaching:int continued_coaching:int "
+        "ended_otherwise:int too_early:int "
         "mean_gas_t_baseline:float? mean_gas_t_latest:float? mean_gas_t_change:float? mean_follow_through:float? "
         "choice_point_rate:float?",
-        "coaching_episodes with_gas with_follow_through choice_points referred_to_therapy continued_coaching "
-        "ended_otherwise too_early choice_point_rate mean_gas_t_baseline mean_gas_t_latest mean_gas_t_change "
+        "coaching_episodes with_gas with_follow_through choice_points season_of_therapy coaching_and_therapy "
+        "healing_within_coaching continued_coaching ended_otherwise too_early choice_point_rate mean_gas_t_baseline "
+        "mean_gas_t_latest mean_gas_t_change "
         "mean_follow_through",
     ),
     _table(
         "outcomes_by_theme", "aggregate", "theme instrument scale",
-        "Paired outcomes by presenting theme (themes overlap: an episode counts under each of its themes).",
-        "theme:str instrument:str scale:str paired:int reliably_improved:int recovered:int mean_change:float? "
-        "reliable_improvement_rate:float?",
-        "paired reliably_improved recovered reliable_improvement_rate mean_change",
+        "Outcomes of finished treatment (all time) by presenting theme (themes overlap: an episode counts under "
+        "each of its themes).",
+        "theme:str instrument:str scale:str paired:int categorised:int reliably_improved:int clinical_baseline:int "
+        "recovery:int recovered:int mean_change:float? reliable_improvement_rate:float? recovery_rate:float? "
+        "reliable_recovery_rate:float?",
+        "paired categorised reliably_improved clinical_baseline recovery recovered reliable_improvement_rate "
+        "recovery_rate reliable_recovery_rate mean_change",
     ),
     _table(
-        "change_density", "aggregate", "instrument scale dimension level cell",
-        "Paired episodes on a baseline × latest score grid (the Jacobson plot without client-level points); "
-        "cells of 1 to k−1 episodes are suppressed.",
-        f"instrument:str scale:str {_BREAKDOWN} cell:str parent_cell:str? baseline_bin:int? latest_bin:int? "
+        "change_density", "aggregate", "population instrument scale dimension level cell",
+        "Paired episodes on a baseline × latest score grid (the Jacobson plot without client-level points), for "
+        "finished treatment (all time) and in treatment; cells of 1 to k−1 episodes are suppressed.",
+        f"population:str instrument:str scale:str {_BREAKDOWN} cell:str parent_cell:str? baseline_bin:int? "
+        "latest_bin:int? "
         "baseline_low:float? baseline_high:float? latest_low:float? latest_high:float? scale_min:float "
         "scale_max:float higher_is_better:bool rc_threshold:float? cutoff:float? episodes:int",
         "episodes",
@@ -300,7 +349,7 @@ PUBLISHED: tuple[PublishedTable, ...] = (
     _table(
         "coaching", "clinical", "client_id",
         "GAS T-scores, follow-through, resistance trend and the choice point per coaching episode.",
-        "client_id:str attended_sessions:int? gas_ratings:int? gas_t_baseline:float? gas_t_latest:float? "
+        "client_id:str service:str attended_sessions:int? gas_ratings:int? gas_t_baseline:float? gas_t_latest:float? "
         "gas_t_change:float? follow_through:float? resistance_slope:float? choice_point_date:date? "
         "choice_point_session:int? after_choice_point:str? discharge_date:date? discharge_reason:str? "
         "choice_point_label:str",
@@ -312,7 +361,8 @@ PUBLISHED: tuple[PublishedTable, ...] = (
         "consultation_only:bool consultations_attended:int scheduled:int attended:int cancelled:int no_show:int "
         "attendance_rate:float? first_attended_date:date? last_attended_date:date? median_gap_days:float? "
         "in_person_attended:int telehealth_attended:int modality:str location:str mean_duration_min:float? "
-        "discharge_date:date? discharge_reason:str? ended:bool ending:str? lapsed:bool cohort:str",
+        "discharge_date:date? discharge_reason:str? ended:bool ending:str? lapsed:bool outcome_population:str? "
+        "cohort:str",
     ),
     _table("publication", "clinical", "", "What these numbers were computed from and with.", _META),
 )  # fmt: skip
@@ -320,16 +370,50 @@ PUBLISHED: tuple[PublishedTable, ...] = (
 TABLE_DOCS: dict[str, str] = {
     "d": "standardized mean change, s·(M_latest − M_baseline)/SD_baseline, positive = better",
     "g": "Hedges' g = J·d",
-    "d_ci_low": "lower limit of d's bootstrap 95% CI (all-time rows only)",
-    "d_ci_high": "upper limit of d's bootstrap 95% CI (all-time rows only)",
+    "d_ci_low": "lower limit of d's 95% CI (see ci_method)",
+    "d_ci_high": "upper limit of d's 95% CI",
+    "g_ci_low": "lower limit of g's 95% CI (J times d's)",
+    "g_ci_high": "upper limit of g's 95% CI",
+    "dz": "d_z = s·mean(latest − baseline)/SD(latest − baseline), positive = better",
+    "dz_ci_low": "lower limit of d_z's 95% CI",
+    "dz_ci_high": "upper limit of d_z's 95% CI",
+    "ci_method": "how the row's confidence intervals were computed (effect sizes: normal, nonparametric "
+    "delta-method SE)",
+    "population": "finished_treatment (discharged in the period, with >= 2 attended treatment sessions) or "
+    "in_treatment (open and not lapsed at the as-of date)",
+    "revision": "finished treatment: loads dated after the period ended that last wrote data of its episodes (0: as "
+    "first published once closed); empty for all time and in treatment",
+    "recovery": "paired episodes clinical at baseline and not at the latest administration",
+    "measures": "the NHS measure pair (settings outcomes.nhs_instruments)",
+    "finished": "episodes discharged in the period with at least 2 attended treatment sessions",
+    "caseness": "paired on both measures and at caseness on either at the start",
+    "reliable_improvement": "either measure reliably improved and neither reliably deteriorated",
+    "reliable_deterioration": "either measure reliably deteriorated and neither reliably improved",
+    "reliable_recovery": "recovery and reliable improvement",
+    "reliable_recovery_rate": "reliable recovery / at caseness (clinical at baseline)",
     "clinical_baseline": "clinical at baseline (on the dysfunctional side of the cutoff or on it)",
     "mean_baseline": "mean baseline score of paired episodes",
     "mean_latest": "mean latest score of paired episodes",
     "sd_baseline": "SD (n − 1) of baseline scores of paired episodes",
+    "sd_change": "SD (n − 1) of the changes (latest − baseline) of paired episodes",
+    "source": "the published table the figures come from (outcome_summary: finished treatment; nhs_outcomes)",
+    "metric": "recovery_rate, reliable_improvement_rate, reliable_recovery_rate, reliable_deterioration_rate or "
+    "mean_change (a column of the source table)",
+    "previous_period": "the calendar period before (the previous quarter or month)",
+    "numerator": "the metric's numerator count in the period (empty for mean_change)",
+    "denominator": "the metric's denominator in the period (paired for mean_change)",
+    "value": "the metric in the period",
+    "spread": "mean_change: the SD of change in the period (empty for rates)",
+    "previous_numerator": "the numerator in the previous period",
+    "previous_denominator": "the denominator in the previous period",
+    "previous_value": "the metric in the previous period (empty if it has no row)",
+    "difference": "value − previous_value (percentage points as a fraction for rates; scale points for mean_change)",
+    "difference_ci_low": "lower limit of the difference's 95% CI (ci_method)",
+    "difference_ci_high": "upper limit of the difference's 95% CI",
     "paired_rate": "paired / episodes (paired-data completeness)",
     "reliable_improvement_rate": "reliably_improved / categorised (paired episodes whose scale has a rule)",
     "reliable_deterioration_rate": "reliably_deteriorated / categorised",
-    "recovery_rate": "recovered / paired episodes clinical at baseline",
+    "recovery_rate": "recovery / at caseness at the start (clinical at baseline)",
     "consultation_only": "episodes whose consultation did not lead to an intake",
     "with_intake": "episodes with an intake",
     "scheduled": "scheduled treatment sessions (intake, regular, closing)",
@@ -343,7 +427,8 @@ TABLE_DOCS: dict[str, str] = {
     "intakes": "episodes whose intake fell in the period",
     "planned_endings": "planned endings in the period (by discharge date)",
     "unplanned_endings": "unplanned endings in the period (by discharge date)",
-    "lapsed": "open episodes with no attended session in the 42 days before the as-of date",
+    "lapsed": "open episodes with no attended session in the lapse window (42 days) before the as-of date "
+    "(outcome_summary: beside finished treatment, by the month of their last attended session)",
     "dropouts": "unplanned endings + lapsed",
     "dropout_denominator": "ended + lapsed",
     "episodes_with_cadence": "episodes with at least two attended treatment sessions",
@@ -356,19 +441,24 @@ TABLE_DOCS: dict[str, str] = {
     "unit": "session (attended sessions) or days (from the first attended treatment session)",
     "time": "time in the unit",
     "at_risk": "episodes still at risk (not yet reached, not censored); always ≥ k",
-    "cumulative_reached": "Kaplan-Meier cumulative proportion reaching the milestone by this time",
+    "cumulative_reached": "cumulative proportion reaching the milestone by this time (by the method)",
+    "method": "cumulative_incidence (ending treatment competes: the default) or kaplan_meier (ending censored: a "
+    "sensitivity analysis that overstates reach)",
     "measure": "self_score_pomp, clinician_self_energy or polarization",
     "session_number": "attended treatment session number",
     "n": "episodes contributing a point",
     "mean": "mean of the measure",
-    "coaching_episodes": "episodes with service coaching",
+    "coaching_episodes": "episodes with service coaching or combined, with an intake",
     "with_gas": "coaching episodes with a GAS rating",
     "with_follow_through": "coaching episodes with commitments to follow through",
     "choice_points": "coaching episodes that reached a choice point (practice-defined)",
-    "referred_to_therapy": "after the choice point: ended referred to therapy",
-    "continued_coaching": "after the choice point: 3 or more further attended sessions",
-    "ended_otherwise": "after the choice point: ended another way",
-    "too_early": "after the choice point: open with fewer than 3 further sessions",
+    "season_of_therapy": "route after the choice point: a season of therapy (ended referred to therapy)",
+    "coaching_and_therapy": "route after the choice point: coaching and therapy combined (a combined episode)",
+    "healing_within_coaching": "route after the choice point: IFS healing sessions within coaching (later sessions "
+    "with exile contact or unburdening)",
+    "continued_coaching": "route after the choice point: 3 or more further attended sessions, no healing work",
+    "ended_otherwise": "route after the choice point: ended another way",
+    "too_early": "route after the choice point: open with fewer than 3 further sessions",
     "mean_gas_t_baseline": "mean first GAS T-score",
     "mean_gas_t_latest": "mean latest GAS T-score",
     "mean_gas_t_change": "mean change in GAS T-score",
@@ -463,7 +553,8 @@ CLINICAL_DOCS: dict[str, str] = {
     "resistance_slope": "OLS slope of resistance per attended session",
     "choice_point_date": "date of the first choice point",
     "choice_point_session": "attended session number of the first choice point",
-    "after_choice_point": "referred_to_therapy, continued_coaching, ended_otherwise or too_early",
+    "after_choice_point": "the route that followed: season_of_therapy, coaching_and_therapy, healing_within_coaching, "
+    "continued_coaching, ended_otherwise or too_early",
     "choice_point_label": "how the choice point is labelled wherever shown",
     "practice_id": "practice",
     "clinician_id": "clinician",
@@ -479,6 +570,8 @@ CLINICAL_DOCS: dict[str, str] = {
     "modality": "in_person or telehealth (≥ 75% of attended sessions), mixed, or none",
     "location": "most frequent in-person location, or none",
     "ending": "planned, unplanned or other",
+    "outcome_population": "finished_treatment (discharged with >= 2 attended treatment sessions), in_treatment (open, "
+    "not lapsed), lapsed, or empty (ended after fewer sessions; consultation only)",
     "administered_on": "date of the administration",
     "session_number": "attended treatment sessions up to and including the administration's date",
     "score": "scale score (prorated where allowed)",

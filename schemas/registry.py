@@ -1,7 +1,8 @@
 """The instrument registry: one TOML file per instrument under ``schemas/instruments/``.
 
 Instruments are data so that validation and scoring read the same definitions, and a practice adds its own
-instrument by adding a file. Item wording is never stored (several instruments are copyrighted): ids only.
+instrument by adding a file — to a folder of its own named in the settings (``[registry] extra_folders``), so the
+installed package is never edited. Item wording is never stored (several instruments are copyrighted): ids only.
 Every published result records ``Registry.version``, a hash of the files' contents, so a number can always be
 traced to the definitions it was computed with.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -127,6 +129,8 @@ class Registry:
     instruments: dict[str, Instrument]
     version: str
     disabled: dict[str, Instrument] = field(default_factory=dict)
+    #: The file each instrument (enabled or not) was read from.
+    files: dict[str, Path] = field(default_factory=dict, compare=False)
 
     def __getitem__(self, instrument_id: str) -> Instrument:
         return self.instruments[instrument_id]
@@ -283,30 +287,95 @@ def check_instrument(inst: Instrument, where: str) -> None:
         raise RegistryError(f"{where}: " + "; ".join(problems) + ".")
 
 
-def load_registry(directory: Path = INSTRUMENTS_DIR) -> Registry:
-    """Read every ``*.toml`` in the directory; the registry version hashes their exact bytes."""
+def _read_instrument(path: Path, where: str) -> tuple[Instrument, bytes]:
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{where}: not valid TOML ({exc}); fix the file.") from exc
+    inst = parse_instrument(data, where)
+    if inst.id != path.stem:
+        raise RegistryError(f"{where}: id {inst.id!r} does not match the file name; rename one of them.")
+    return inst, raw
+
+
+def load_registry(directory: Path = INSTRUMENTS_DIR, extra_folders: Sequence[Path] = ()) -> Registry:
+    """Read every ``*.toml`` in the directory, then in each extra folder; the version hashes their exact bytes.
+
+    An extra file may not reuse an id already read (a practice's copy of PHQ-9 silently replacing the published
+    one would change numbers published under the same name): that is an error naming both files. With no extra
+    folder the version is the built-in files' hash alone; an extra file changes it, so whatever was computed
+    with the registry is rebuilt.
+    """
     digest = hashlib.sha256()
     instruments: dict[str, Instrument] = {}
+    files: dict[str, Path] = {}
     for path in sorted(directory.glob("*.toml")):
-        raw = path.read_bytes()
+        inst, raw = _read_instrument(path, path.name)
         digest.update(path.name.encode() + b"\0" + raw + b"\0")
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise RegistryError(f"{path.name}: not valid TOML ({exc}); fix the file.") from exc
-        inst = parse_instrument(data, path.name)
-        if inst.id != path.stem:
-            raise RegistryError(f"{path.name}: id {inst.id!r} does not match the file name; rename one of them.")
-        instruments[inst.id] = inst
+        instruments[inst.id], files[inst.id] = inst, path
     if not instruments:
         raise RegistryError(f"{directory}: no instrument files found.")
+    for folder in extra_folders:
+        if not folder.is_dir():
+            raise RegistryError(
+                f"the instrument folder {folder} (settings registry.extra_folders) does not exist; create it or "
+                "remove it from the settings."
+            )
+        for path in sorted(folder.glob("*.toml")):
+            inst, raw = _read_instrument(path, str(path))
+            if inst.id in instruments:
+                raise RegistryError(
+                    f"{path} defines instrument {inst.id!r}, which {files[inst.id]} already defines; give the "
+                    "practice's instrument an id of its own (and rename the file to match)."
+                )
+            digest.update(b"extra\0" + path.name.encode() + b"\0" + raw + b"\0")
+            instruments[inst.id], files[inst.id] = inst, path
     return Registry(
         instruments={k: i for k, i in instruments.items() if i.enabled},
         version=digest.hexdigest()[:12],
         disabled={k: i for k, i in instruments.items() if not i.enabled},
+        files=files,
     )
 
 
 @cache
 def default_registry() -> Registry:
+    """The built-in instruments only (what the package ships)."""
     return load_registry()
+
+
+def registry_with(extra_folders: Sequence[Path]) -> Registry:
+    """The built-in instruments plus those of the practice's folders (read afresh: a file may have changed)."""
+    return load_registry(extra_folders=tuple(extra_folders)) if extra_folders else default_registry()
+
+
+def licence_notes(registry: Registry) -> str:
+    """Markdown: each instrument's name, licence note and citation (NOTICE.md is this for the built-in ones)."""
+    lines = [
+        "| instrument | id | version | licence | citation |",
+        "|---|---|---|---|---|",
+    ]
+    every = {**registry.instruments, **registry.disabled}
+    for inst_id in sorted(every):
+        inst = every[inst_id]
+        cells = (inst.name, f"`{inst.id}`", inst.version, inst.licence, inst.citation)
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+NOTICE_FILE = "NOTICE.md"
+
+
+def notice(registry: Registry | None = None) -> str:
+    """NOTICE.md: the project's licence and the terms of the questionnaires the registry defines (`make docs`)."""
+    return (
+        "# Notices\n\n"
+        "ifs-outcomes is released under the MIT licence (see `LICENSE`), copyright the ifs-outcomes contributors.\n\n"
+        "## Instruments\n\n"
+        "The instrument registry (`schemas/instruments/`) holds each questionnaire's item ids, scoring rules, norms "
+        "and citation — never its item wording. Administering a questionnaire is subject to its own terms, as "
+        "noted by its authors (`licence` in each file; a practice's own instruments, read from the folders named "
+        "in its settings, carry theirs: `ifs-outcomes instruments` lists the terms of every instrument in force). "
+        "Generated from the registry by `make docs`.\n\n" + licence_notes(registry or default_registry())
+    )

@@ -67,6 +67,7 @@ def warehouse(
                      "reliably_improved": pl.Boolean, "reliably_deteriorated": pl.Boolean, "rc_rule": pl.String,
                      "rc_threshold": pl.Float64, "rc_sd": pl.Float64, "rc_sd_source": pl.String,
                      "cutoff": pl.Float64, "cutoff_source": pl.String, "clinical_baseline": pl.Boolean,
+                     "clinical_latest": pl.Boolean,
                      "category": pl.String, "latest_session_number": pl.Int64}  # fmt: skip
     con.register("_change", pl.DataFrame(list(client_change), schema=change_schema))
     con.execute("CREATE TABLE client_change AS SELECT * FROM _change")
@@ -87,3 +88,28 @@ def rows(con: duckdb.DuckDBPyConnection, table: str, key: str = "client_id") -> 
 
 def weeks(start: dt.date, n: int) -> list[dt.date]:
     return [start + dt.timedelta(days=7 * i) for i in range(n)]
+
+
+def finished_episode(
+    client_id: str, discharge: dt.date = dt.date(2026, 6, 30), attended: int = 2, **client: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A client discharged on ``discharge`` after ``attended`` weekly attended treatment sessions ending on it — in
+    the finished-treatment population when ``attended`` ≥ 2 (outcomes.finished_min_attended)."""
+    dates = [discharge - dt.timedelta(days=7 * i) for i in reversed(range(attended))]
+    row = {"client_id": client_id, "intake_date": min([*dates, discharge]), "discharge_date": discharge,
+           "discharge_reason": "completed", **client}  # fmt: skip
+    return row, [{"client_id": client_id, "session_date": d} for d in dates]
+
+
+def finished_warehouse(
+    ids: str | list[str],
+    client_change: list[dict[str, Any]] = (),
+    **client: Any,  # type: ignore[assignment]
+) -> duckdb.DuckDBPyConnection:
+    """A warehouse of finished-treatment episodes (discharged 2026-06-30 after two attended sessions)."""
+    clients, sessions = [], []
+    for cid in ids:
+        row, visits = finished_episode(cid, **client)
+        clients.append(row)
+        sessions += visits
+    return warehouse(clients, sessions, client_change=client_change)

@@ -55,23 +55,71 @@ def test_every_page_renders_without_error(app: AppTest, stem: str) -> None:
     assert [t.value for t in at.title] == [title]
 
 
+def _metrics(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.label, m.value) for m in at.metric]
+
+
+def _shown(row: dict[str, object], column: str, percent: bool = True) -> str:
+    """How a published cell is shown on a tile."""
+    if row[f"{column}_suppressed"]:
+        return f"<{K}"
+    value = row[column]
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.1f}%" if percent else f"{value:,}"  # type: ignore[arg-type]
+
+
+RATE_TILES = ("recovery_rate", "reliable_improvement_rate", "reliable_recovery_rate", "reliable_deterioration_rate")
+
+
+def _outcome_row(paths: Paths, population: str, period: str, instrument: str = "phq9") -> dict[str, object]:
+    return (
+        _published(paths, "outcome_summary")
+        .filter(
+            (pl.col("population") == population) & (pl.col("period") == period) & (pl.col("dimension") == "overall")
+            & (pl.col("instrument") == instrument)
+        )
+        .row(0, named=True)
+    )  # fmt: skip
+
+
+def _nhs_row(paths: Paths, period: str) -> dict[str, object]:
+    nhs = _published(paths, "nhs_outcomes")
+    return nhs.filter((pl.col("period") == period) & (pl.col("dimension") == "overall")).row(0, named=True)
+
+
 def test_overview_headlines_equal_the_published_tables(app: AppTest, published_sample: Paths) -> None:
-    outcomes = _published(published_sample, "outcome_summary").filter(
-        (pl.col("period") == "all") & (pl.col("dimension") == "overall") & (pl.col("instrument") == "phq9")
-    )
-    engagement = _published(published_sample, "engagement_summary").filter(pl.col("dimension") == "overall")
-    row, eng = outcomes.row(0, named=True), engagement.row(0, named=True)
-    assert _metric(app, "Paired episodes") == f"{row['paired']:,}"
+    """The overview's tiles, in order: the NHS composite of finished treatment, the scale's four rates (each from
+    finished treatment), then engagement — every value the published cell, as published."""
+    nhs, row = _nhs_row(published_sample, "all"), _outcome_row(published_sample, "finished_treatment", "all")
+    eng = _published(published_sample, "engagement_summary").filter(pl.col("dimension") == "overall").row(0, named=True)
+    metrics = _metrics(app)
+    assert [label for label, _ in metrics[:8]] == [
+        "Recovery", "Reliable improvement", "Reliable recovery", "Reliable deterioration"
+    ] * 2  # fmt: skip
+    assert [v for _, v in metrics[:4]] == [_shown(nhs, c) for c in RATE_TILES]
+    assert [v for _, v in metrics[4:8]] == [_shown(row, c) for c in RATE_TILES]
     assert _metric(app, "Episodes") == f"{eng['episodes']:,}"
     assert _metric(app, "Attendance") == f"{eng['attendance_rate'] * 100:.1f}%"
-    expected = (
-        f"<{K}" if row["reliable_improvement_rate_suppressed"] else f"{row['reliable_improvement_rate'] * 100:.1f}%"
+    captions = " ".join(c.value for c in app.caption)
+    assert "Finished treatment at any time" in captions
+    assert f"{_shown(row, 'recovery', False)} of {_shown(row, 'clinical_baseline', False)} clinical at baseline" in (
+        captions
     )
-    assert _metric(app, "Reliably improved") == expected
     shown = app.dataframe[0].value
     assert set(shown["instrument"]) == set(
         _published(published_sample, "outcome_summary").filter(pl.col("period") == "all")["instrument"]
     )
+
+
+def test_in_treatment_shows_the_open_episodes_at_the_as_of_date(app: AppTest, published_sample: Paths) -> None:
+    as_of = _published(published_sample, "publication")["as_of"][0].isoformat()
+    app.radio(key="filter_population").set_value("in_treatment").run()
+    row = _outcome_row(published_sample, "in_treatment", as_of)
+    metrics = _metrics(app)
+    assert [v for _, v in metrics[:4]] == [_shown(row, c) for c in RATE_TILES]
+    captions = " ".join(c.value for c in app.caption)
+    assert f"In treatment at {as_of}" in captions and "Published for finished treatment only" in captions
 
 
 def test_a_filter_changes_the_headlines_to_that_level(app: AppTest, published_sample: Paths) -> None:
@@ -90,25 +138,43 @@ def test_a_filter_changes_the_headlines_to_that_level(app: AppTest, published_sa
 
 
 def test_period_filter_selects_the_published_period(app: AppTest, published_sample: Paths) -> None:
+    """A quarter shows that quarter's finished treatment, the change against the previous quarter as published in
+    period_comparison, and the quarter's engagement."""
     outcomes = _published(published_sample, "outcome_summary")
-    quarter = outcomes.filter(pl.col("period_type") == "quarter").sort("period")["period"][-1]
+    quarters = outcomes.filter(pl.col("period_type") == "quarter").sort("period")["period"].unique(maintain_order=True)
+    quarter = quarters[-2]
     app.selectbox(key="filter_period").select(quarter).run()
-    row = outcomes.filter(
-        (pl.col("period") == quarter) & (pl.col("dimension") == "overall") & (pl.col("instrument") == "phq9")
-    ).row(0, named=True)
-    assert _metric(app, "Paired episodes") == (f"<{K}" if row["paired_suppressed"] else f"{row['paired']:,}")
+    nhs, row = _nhs_row(published_sample, quarter), _outcome_row(published_sample, "finished_treatment", quarter)
+    metrics = _metrics(app)
+    assert [v for _, v in metrics[:4]] == [_shown(nhs, c) for c in RATE_TILES]
+    assert [v for _, v in metrics[4:8]] == [_shown(row, c) for c in RATE_TILES]
+    comparison = _published(published_sample, "period_comparison").filter(
+        (pl.col("period") == quarter) & (pl.col("dimension") == "overall") & (pl.col("source") == "nhs_outcomes")
+        & (pl.col("metric") == "recovery_rate")
+    ).row(0, named=True)  # fmt: skip
+    recovery = next(m for m in app.metric if m.label == "Recovery")
+    if comparison["difference"] is not None:
+        assert recovery.delta == f"{comparison['difference'] * 100:+.1f} pts vs {comparison['previous_period']}"
+    sessions = (
+        _published(published_sample, "engagement_by_period")
+        .filter((pl.col("period") == quarter) & (pl.col("dimension") == "overall"))
+        .row(0, named=True)
+    )
+    assert _metric(app, "Sessions attended") == _shown(sessions, "attended", False)
 
 
 def test_suppressed_cells_show_k_never_a_number(app: AppTest, published_sample: Paths) -> None:
     at = _open(app, "outcomes")
     published = _published(published_sample, "outcome_summary").filter(
         (pl.col("period") == "all")
+        & (pl.col("population") == "finished_treatment")
         & (pl.col("instrument") == "phq9")
         & pl.col("dimension").is_in(["overall", "service"])
     )
     shown = pl.from_pandas(at.dataframe[0].value)
     columns = {"paired": "paired", "recovered": "recovered", "improved": "improved", "deteriorated": "deteriorated",
-               "harmed": "harmed", "recovery_rate": "recovery rate"}  # fmt: skip
+               "harmed": "harmed", "recovery_rate": "recovery",
+               "reliable_recovery_rate": "reliable recovery"}  # fmt: skip
     checked_hidden = 0
     for row in published.iter_rows(named=True):
         line = shown.filter(pl.col("group") == row["level"]).row(0, named=True)
@@ -132,6 +198,8 @@ COUNT_LABELS = {
     "deteriorated",
     "harmed",
     "reliably improved",
+    "paired with a rule",
+    "clinical at baseline",
     "coaching episodes",
     "with GAS",
     "choice points",

@@ -275,10 +275,47 @@ def test_choice_points_and_what_followed() -> None:
         "D": ([8, 8, 8], [2, 2, 2], None),  # follow-through fine, not at caseness
     })  # fmt: skip
     assert (out["A"]["choice_point_session"], out["A"]["after_choice_point"]) == (3, "continued_coaching")
-    assert (out["B"]["choice_point_session"], out["B"]["after_choice_point"]) == (3, "referred_to_therapy")
+    assert (out["B"]["choice_point_session"], out["B"]["after_choice_point"]) == (3, "season_of_therapy")
     assert out["C"]["choice_point_date"] is None and out["C"]["after_choice_point"] is None
     assert out["D"]["choice_point_date"] is None
     assert out["A"]["follow_through"] == pytest.approx(6 / 12)  # kept / set in the previous session (6 sessions)
+
+
+def test_the_three_routes_after_a_choice_point() -> None:
+    """The coaching seed's routes: a season of therapy (referred), coaching and therapy combined (a combined
+    episode: assessed too), IFS healing sessions within coaching (a later session with exile contact or an
+    unburdening) — before continued coaching and other endings."""
+    resistance, kept = [8, 8, 8, 5, 5, 5], [0, 0, 0, 1, 1, 1]
+    clients = [
+        {"client_id": "T", "service": "coaching", "discharge_date": D0 + dt.timedelta(days=60),
+         "discharge_reason": "referred_to_therapy"},
+        {"client_id": "K", "service": "combined"},
+        {"client_id": "H", "service": "coaching"},
+        {"client_id": "U", "service": "coaching"},
+        {"client_id": "O", "service": "coaching", "discharge_date": D0 + dt.timedelta(days=60),
+         "discharge_reason": "client_withdrew"},
+        {"client_id": "Y", "service": "therapy"},
+    ]  # fmt: skip
+    sessions = []
+    for c in clients:
+        n = 4 if c["client_id"] == "O" else len(resistance)
+        for i, day in enumerate(weeks(D0, n)):
+            extra = {}
+            if c["client_id"] == "H" and i == 4:
+                extra = {"exile_contact": True}
+            if c["client_id"] == "U" and i == 5:
+                extra = {"unburdening": "partial"}
+            if c["client_id"] == "T" and i == 1:  # healing work before the choice point does not count
+                extra = {"exile_contact": True}
+            sessions.append({"client_id": c["client_id"], "session_date": day, "resistance": resistance[i],
+                             "commitments_set": 2, "commitments_kept": kept[i], **extra})  # fmt: skip
+    con = warehouse(clients, sessions)
+    build(con)
+    out = rows(con, "coaching_episodes")
+    routes = {cid: row["after_choice_point"] for cid, row in out.items()}
+    assert routes == {"T": "season_of_therapy", "K": "coaching_and_therapy", "H": "healing_within_coaching",
+                      "U": "healing_within_coaching", "O": "ended_otherwise"}  # fmt: skip
+    assert "Y" not in out and out["K"]["service"] == "combined"  # therapy episodes are not coaching episodes
 
 
 def test_choice_point_through_caseness_and_the_settings() -> None:

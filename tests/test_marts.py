@@ -13,14 +13,14 @@ import polars as pl
 import pytest
 
 from pipeline import io, marts
-from pipeline.change import effect_sizes, hedges_j, is_clinical, point_change_flags, reliable_change_flags
+from pipeline.change import is_clinical, point_change_flags, reliable_change_flags
 from pipeline.config import Paths
 from pipeline.marts import MARTS
 from pipeline.marts.milestone_curves import milestone_curve
 from pipeline.settings import DEFAULTS
 from schemas.published import PUBLISHED
 from schemas.registry import default_registry
-from tests.sql_harness import D0, build, warehouse, weeks, with_settings
+from tests.sql_harness import D0, build, finished_episode, finished_warehouse, warehouse, weeks, with_settings
 
 D = dt.date
 
@@ -39,53 +39,7 @@ def _mart(name: str) -> marts.Mart:
 # --- outcome_summary -------------------------------------------------------------------------------------------
 
 
-def _outcome_warehouse() -> Any:
-    """PHQ-9 episodes: A recovered (15 -> 4), B unchanged (12 -> 10), C harmed (8 -> 16, coaching), D with a baseline
-    only; E without a baseline (not counted)."""
-    change = [
-        {"client_id": "A", "baseline_date": D(2026, 1, 5), "baseline_score": 15.0, "latest_date": D(2026, 9, 30),
-         "latest_score": 4.0, "paired": True, "change": -11.0, "reliably_improved": True,
-         "reliably_deteriorated": False, "clinical_baseline": True, "category": "recovered"},
-        {"client_id": "B", "baseline_date": D(2026, 1, 5), "baseline_score": 12.0, "latest_date": D(2026, 10, 1),
-         "latest_score": 10.0, "paired": True, "change": -2.0, "reliably_improved": False,
-         "reliably_deteriorated": False, "clinical_baseline": True, "category": "unchanged"},
-        {"client_id": "C", "baseline_date": D(2026, 2, 2), "baseline_score": 8.0, "latest_date": D(2026, 8, 3),
-         "latest_score": 16.0, "paired": True, "change": 8.0, "reliably_improved": False,
-         "reliably_deteriorated": True, "clinical_baseline": False, "category": "harmed"},
-        {"client_id": "D", "baseline_date": D(2026, 3, 2), "baseline_score": 11.0, "paired": False,
-         "clinical_baseline": True},
-        {"client_id": "E", "baseline_date": None, "paired": False},
-    ]  # fmt: skip
-    change = [{"instrument": "phq9", "scale": "total", "higher_is_better": False, "rc_rule": "points",
-               "rc_threshold": 6.0, "cutoff": 10.0, **c} for c in change]  # fmt: skip
-    clients = [{"client_id": c, "service": "coaching" if c == "C" else "therapy"} for c in "ABCDE"]
-    return warehouse(clients, client_change=change)
-
-
-def test_outcome_summary_given_expected() -> None:
-    con = _outcome_warehouse()
-    table = _mart("outcome_summary").build(build(con))
-    overall = _by(table, period_type="all", dimension="overall", instrument="phq9")
-    assert (overall["episodes"], overall["paired"]) == (4, 3)  # E has no baseline: not counted
-    assert (overall["recovered"], overall["unchanged"], overall["harmed"], overall["improved"]) == (1, 1, 1, 0)
-    assert (overall["reliably_improved"], overall["reliably_deteriorated"], overall["clinical_baseline"]) == (1, 1, 2)
-    assert overall["recovery_rate"] == pytest.approx(1 / 2) and overall["paired_rate"] == pytest.approx(3 / 4)
-    assert overall["mean_change"] == pytest.approx((-11 - 2 + 8) / 3)
-    sd = float(np.std([15.0, 12.0, 8.0], ddof=1))
-    assert overall["d"] == pytest.approx(-1 * (-5 / 3) / sd)  # lower is better: a fall in score is positive d
-    assert overall["g"] == pytest.approx(overall["d"] * hedges_j(3))
-    expected_ci = effect_sizes([15.0, 12.0, 8.0], [4.0, 10.0, 16.0], higher_is_better=False, n_resamples=2000,
-                               intervals=("d",))["d_ci"]  # fmt: skip
-    assert (overall["d_ci_low"], overall["d_ci_high"]) == expected_ci  # the CI is change.effect_sizes', nothing else
-    # periods: the latest administration's; 2026-09-30 and 2026-10-01 straddle a quarter boundary
-    q3 = _by(table, period_type="quarter", period="2026-Q3", dimension="overall")
-    q4 = _by(table, period_type="quarter", period="2026-Q4", dimension="overall")
-    assert (q3["episodes"], q4["episodes"], q3["parent_period"]) == (2, 1, "all")  # A and C in Q3, B in Q4
-    march = _by(table, period_type="month", period="2026-03", dimension="overall")  # D: unpaired, dated by baseline
-    assert (march["episodes"], march["paired"], march["parent_period"]) == (1, 0, "2026-Q1")
-    assert march["mean_change"] is None and march["recovery_rate"] is None  # no paired episode: no mean, no rate
-    coaching = _by(table, period_type="all", dimension="service", level="coaching")
-    assert (coaching["paired"], coaching["harmed"]) == (1, 1)
+# The cohorts, rates, effect sizes and NHS metrics of outcome_summary: tests/test_outcome_cohorts.py.
 
 
 def test_a_scale_without_a_reliable_change_rule_is_paired_but_not_categorised() -> None:
@@ -94,8 +48,8 @@ def test_a_scale_without_a_reliable_change_rule_is_paired_but_not_categorised() 
     change = [{"client_id": "A", "instrument": "proqol5", "scale": "burnout", "higher_is_better": False,
                "baseline_date": D0, "baseline_score": 30.0, "latest_date": D(2026, 5, 4), "latest_score": 25.0,
                "paired": True, "change": -5.0}]  # fmt: skip
-    table = _mart("outcome_summary").build(build(warehouse([{"client_id": "A"}], client_change=change)))
-    row = _by(table, period_type="all", dimension="overall", instrument="proqol5")
+    table = _mart("outcome_summary").build(build(finished_warehouse("A", client_change=change)))
+    row = _by(table, population="finished_treatment", period_type="all", dimension="overall", instrument="proqol5")
     assert (row["paired"], row["categorised"], row["unchanged"], row["reliable_improvement_rate"]) == (1, 0, 0, None)
 
 
@@ -213,28 +167,34 @@ def test_coaching_summary_given_expected() -> None:
     o = _by(table, period_type="all", dimension="overall")
     assert (o["coaching_episodes"], o["with_gas"], o["choice_points"], o["too_early"]) == (3, 1, 2, 2)
     assert o["choice_point_rate"] == pytest.approx(2 / 3) and o["mean_follow_through"] == 0.0
-    assert set(table["dimension"]) == {"overall", "practice", "modality", "location", "cohort"}  # no service cut
+    assert set(table["dimension"]) == {"overall", "practice", "service", "modality", "location", "cohort"}
 
 
 def test_outcomes_by_theme_given_expected() -> None:
     change = [{"client_id": c, "instrument": "phq9", "scale": "total", "paired": True, "change": x,
                "reliably_improved": r, "category": "improved" if r else "unchanged"}
               for c, x, r in (("A", -8.0, True), ("B", -1.0, False), ("C", -2.0, None))]  # fmt: skip
-    clients = [{"client_id": "A", "presenting_themes": "burnout;imposter"},
-               {"client_id": "B", "presenting_themes": "burnout ; anxiety"}, {"client_id": "C"}]  # fmt: skip
-    table = _mart("outcomes_by_theme").build(build(warehouse(clients, client_change=change)))
+    themes = {"A": "burnout;imposter", "B": "burnout ; anxiety", "C": None, "D": "depression"}
+    clients, sessions = [], []
+    for cid, theme in themes.items():  # D never finished treatment (one attended session): not counted
+        row, visits = finished_episode(cid, attended=1 if cid == "D" else 2, presenting_themes=theme)
+        clients.append(row)
+        sessions += visits
+    change.append({**change[0], "client_id": "D"})
+    table = _mart("outcomes_by_theme").build(build(warehouse(clients, sessions, client_change=change)))
     burnout = _by(table, theme="burnout")
     assert (burnout["paired"], burnout["reliably_improved"], burnout["mean_change"]) == (2, 1, -4.5)
     assert burnout["reliable_improvement_rate"] == 0.5
     assert _by(table, theme="anxiety")["paired"] == 1  # spaces around the separator are not part of a theme
-    assert set(table["theme"]) == {"burnout", "imposter", "anxiety"}  # C has no theme: not counted
+    assert set(table["theme"]) == {"burnout", "imposter", "anxiety"}  # C has no theme, D did not finish
 
 
 def test_change_density_bins_and_edges() -> None:
     change = [{"client_id": c, "instrument": "phq9", "scale": "total", "higher_is_better": False, "paired": True,
                "baseline_score": b, "latest_score": x, "rc_threshold": 6.0, "cutoff": 10.0}
               for c, b, x in (("A", 27.0, 0.0), ("B", 3.375, 3.374), ("C", 13.0, 13.0))]  # fmt: skip
-    table = _mart("change_density").build(build(warehouse([{"client_id": c} for c in "ABC"], client_change=change)))
+    table = _mart("change_density").build(build(finished_warehouse("ABC", client_change=change)))
+    table = table.filter(pl.col("population") == "finished_treatment")
     cells = table.filter((pl.col("dimension") == "overall") & (pl.col("cell") != "all"))
     assert sorted(cells["cell"]) == ["b1-l0", "b3-l3", "b7-l0"]  # 27 is in the top bin (closed); 3.375 starts bin 1
     top = _by(cells, cell="b7-l0")

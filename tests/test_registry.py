@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from schemas.registry import INSTRUMENTS_DIR, RegistryError, load_registry, parse_instrument
+from schemas.registry import (
+    INSTRUMENTS_DIR,
+    RegistryError,
+    default_registry,
+    load_registry,
+    notice,
+    parse_instrument,
+    registry_with,
+)
 
 REQUIRED = ("phq9", "gad7", "proqol5", "ifs_self", "self_energy_8c")
 
@@ -125,3 +133,90 @@ def test_id_must_match_file_name(tmp_path: Path) -> None:
     (tmp_path / "other.toml").write_text((INSTRUMENTS_DIR / "gad7.toml").read_text(), encoding="utf-8")
     with pytest.raises(RegistryError, match="does not match the file name"):
         load_registry(tmp_path)
+
+
+# --- a practice's own instruments, from folders named in the settings ----------------------------------------
+
+PRACTICE = Path(__file__).parent / "fixtures" / "instruments"
+
+
+def test_an_extra_folder_adds_its_instruments_and_changes_the_version() -> None:
+    builtin = load_registry()
+    extended = load_registry(extra_folders=[PRACTICE])
+    assert set(extended.instruments) == set(builtin.instruments) | {"wellbeing3"}
+    assert extended.files["wellbeing3"] == PRACTICE / "wellbeing3.toml"
+    assert extended.version != builtin.version
+    assert load_registry(extra_folders=[PRACTICE]).version == extended.version  # the same files, the same version
+    assert registry_with(()) is default_registry() and registry_with([PRACTICE]).version == extended.version
+
+
+def test_an_extra_file_edited_changes_the_version(tmp_path: Path) -> None:
+    (tmp_path / "wellbeing3.toml").write_bytes((PRACTICE / "wellbeing3.toml").read_bytes())
+    before = load_registry(extra_folders=[tmp_path]).version
+    text = (tmp_path / "wellbeing3.toml").read_text(encoding="utf-8").replace('"1.0"', '"1.1"')
+    (tmp_path / "wellbeing3.toml").write_text(text, encoding="utf-8")
+    assert load_registry(extra_folders=[tmp_path]).version != before
+
+
+def test_an_extra_file_may_not_take_a_built_in_id(tmp_path: Path) -> None:
+    (tmp_path / "gad7.toml").write_bytes((INSTRUMENTS_DIR / "gad7.toml").read_bytes())
+    with pytest.raises(RegistryError) as caught:
+        load_registry(extra_folders=[tmp_path])
+    message = str(caught.value)
+    assert str(tmp_path / "gad7.toml") in message and str(INSTRUMENTS_DIR / "gad7.toml") in message
+    assert "id of its own" in message
+
+
+def test_two_extra_folders_may_not_define_the_same_id(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "wellbeing3.toml").write_bytes((PRACTICE / "wellbeing3.toml").read_bytes())
+    with pytest.raises(RegistryError, match="already defines"):
+        load_registry(extra_folders=[PRACTICE, other])
+
+
+def test_a_missing_extra_folder_or_a_broken_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match=r"folder .*nowhere.* does not exist"):
+        load_registry(extra_folders=[tmp_path / "nowhere"])
+    (tmp_path / "broken.toml").write_text("id = 'broken'\n[items\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match=f"{tmp_path / 'broken.toml'}: not valid TOML"):
+        load_registry(extra_folders=[tmp_path])
+
+
+def test_the_settings_name_folders_relative_to_the_home(tmp_path: Path) -> None:
+    from tests.sql_harness import with_settings
+
+    settings = with_settings(registry={"extra_folders": ("instruments", str(PRACTICE), "~/x")})
+    home = tmp_path / "home"
+    assert settings.instrument_folders(home) == (home / "instruments", PRACTICE, Path("~/x").expanduser())
+
+
+def test_notice_lists_the_licence_of_every_built_in_instrument() -> None:
+    committed = (INSTRUMENTS_DIR.parent.parent / "NOTICE.md").read_text(encoding="utf-8")
+    assert committed == notice(), "the registry changed: run `make docs` and commit NOTICE.md"
+    for inst in load_registry().instruments.values():
+        assert inst.licence in committed and inst.name in committed
+
+
+def test_the_cli_reads_the_folders_of_the_settings_and_refuses_a_bad_file(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "settings.toml").write_text(f'[registry]\nextra_folders = ["{PRACTICE}"]\n', encoding="utf-8")
+    listed = CliRunner().invoke(app, ["instruments", "--home", str(home), "--json"])
+    assert listed.exit_code == 0, listed.output
+    shown = {row["id"]: row for row in json.loads(listed.stdout)["instruments"]}
+    assert shown["wellbeing3"]["file"] == str(PRACTICE / "wellbeing3.toml") and not shown["wellbeing3"]["built_in"]
+    assert shown["phq9"]["built_in"] and shown["wellbeing3"]["licence"].startswith("The practice's own")
+
+    (home / "mine").mkdir()
+    (home / "mine" / "phq9.toml").write_bytes((INSTRUMENTS_DIR / "phq9.toml").read_bytes())
+    (home / "settings.toml").write_text('[registry]\nextra_folders = ["mine"]\n', encoding="utf-8")
+    refused = CliRunner().invoke(app, ["refresh", "--all", "--home", str(home)])
+    assert refused.exit_code == 2
+    assert "already defines" in refused.stderr and not (home / "warehouse").exists()

@@ -122,11 +122,23 @@ def test_headline_numbers_equal_summary_and_published(report_dir: Path, publishe
     keys = _parse(report_dir / "report.html").keys
     assert len(keys) >= 8
     with duckdb.connect(str(published_sample.published / "aggregate.duckdb"), read_only=True) as con:
-        outcomes = con.sql("SELECT * FROM outcome_summary WHERE period = 'all' AND dimension = 'overall'").pl()
+        outcomes = con.sql(
+            "SELECT * FROM outcome_summary WHERE population = 'finished_treatment' AND period = 'all' "
+            "AND dimension = 'overall'"
+        ).pl()
         engagement = con.sql("SELECT * FROM engagement_summary WHERE dimension = 'overall'").pl().row(0, named=True)
+        nhs = (
+            con.sql("SELECT * FROM nhs_outcomes WHERE period = 'all' AND dimension = 'overall'").pl().row(0, named=True)
+        )
     for key, shown in keys.items():
         group, *rest = key.split(".")
-        if group == "engagement":
+        if group == "nhs":
+            value, hidden, published = (
+                summary["nhs_talking_therapies"][rest[0]],
+                nhs[f"{rest[0]}_suppressed"],
+                nhs[rest[0]],
+            )
+        elif group == "engagement":
             value, hidden = summary["engagement_all_time"][rest[0]], engagement[f"{rest[0]}_suppressed"]
             published = engagement[rest[0]]
         elif group == "coaching":

@@ -20,7 +20,9 @@ from pipeline.config import Paths
 from pipeline.settings import DEFAULTS, SettingsError
 from pipeline.stages import refresh_batches
 from tests.builders import AS_OF, mutate, valid_rows, write_batch
-from tests.sql_harness import D0, build, rows, warehouse, weeks, with_settings
+from tests.sql_harness import D0, build, finished_episode, finished_warehouse, rows, warehouse, weeks, with_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_defaults_then_the_home_file_then_the_given_file(tmp_path: Path) -> None:
@@ -153,34 +155,33 @@ def baseline_window_days(tmp_path: Path) -> None:
         assert found == [(baseline,)], window
 
 
-def _effect_size_cis(**outcomes: Any) -> tuple[Any, Any, str]:
-    from pipeline.marts.outcome_summary import effect_size_cis
+def finished_min_attended(tmp_path: Path) -> None:
+    """Finished treatment needs this many attended treatment sessions: three episodes discharged after 1, 2 and 3."""
+    from pipeline.marts import nhs_outcomes
 
-    change = [{"client_id": f"E{i}", "instrument": "phq9", "scale": "total", "higher_is_better": False,
-               "paired": True, "baseline_score": 10.0 + i % 7, "latest_score": 8.0 + (i * 3) % 11}
-              for i in range(40)]  # fmt: skip
-    ctx = build(warehouse([{"client_id": f"E{i}"} for i in range(40)], client_change=change),
-                with_settings(outcomes=outcomes) if outcomes else with_settings())  # fmt: skip
-    cis = effect_size_cis(ctx).filter(pl.col("dimension") == "overall")
-    return cis["d_ci_low"][0], cis["d_ci_high"][0], ""
-
-
-def bootstrap_resamples(tmp_path: Path) -> None:
-    assert _effect_size_cis() != _effect_size_cis(bootstrap_resamples=500)
-
-
-def bootstrap_seed(tmp_path: Path) -> None:
-    assert _effect_size_cis() != _effect_size_cis(bootstrap_seed=7)
-    assert _effect_size_cis(bootstrap_seed=7) == _effect_size_cis(bootstrap_seed=7)
+    clients, sessions = [], []
+    for cid, attended in (("A", 1), ("B", 2), ("C", 3)):
+        row, visits = finished_episode(cid, attended=attended)
+        clients.append(row)
+        sessions += visits
+    for minimum, expected in ((2, 2), (1, 3), (3, 1)):
+        ctx = build(warehouse(clients, sessions), with_settings(outcomes={"finished_min_attended": minimum}))
+        table = nhs_outcomes.build(ctx).filter((pl.col("dimension") == "overall") & (pl.col("period") == "all"))
+        assert table["finished"].to_list() == [expected], minimum
 
 
-def bootstrap_max_n(tmp_path: Path) -> None:
-    from pipeline.change import effect_sizes
+def nhs_instruments(tmp_path: Path) -> None:
+    """The NHS composite's measure pair: PHQ-9 + GAD-7 by default; PHQ-9 + the IFS Self Scale when configured."""
+    from pipeline.marts import nhs_outcomes
 
-    pre, post = [10.0 + i % 7 for i in range(40)], [8.0 + (i * 3) % 11 for i in range(40)]
-    assert "bootstrap" in effect_sizes(pre, post, higher_is_better=False)["ci_method"]
-    assert "delta-method" in effect_sizes(pre, post, higher_is_better=False, bootstrap_max_n=20)["ci_method"]
-    assert _effect_size_cis() != _effect_size_cis(bootstrap_max_n=20)
+    base = {"client_id": "A", "scale": "total", "paired": True, "reliably_improved": False,
+            "reliably_deteriorated": False, "clinical_latest": False}  # fmt: skip
+    change = [{**base, "instrument": "phq9", "clinical_baseline": True},
+              {**base, "instrument": "ifs_self", "clinical_baseline": False}]  # fmt: skip
+    for pair, caseness in ((("phq9", "gad7"), 0), (("phq9", "ifs_self"), 1)):
+        ctx = build(finished_warehouse("A", client_change=change), with_settings(outcomes={"nhs_instruments": pair}))
+        row = nhs_outcomes.build(ctx).filter((pl.col("dimension") == "overall") & (pl.col("period") == "all"))
+        assert (row["measures"][0], row["paired"][0], row["caseness"][0]) == ("+".join(pair), caseness, caseness)
 
 
 def density_bins(tmp_path: Path) -> None:
@@ -189,9 +190,7 @@ def density_bins(tmp_path: Path) -> None:
     change = [{"client_id": "A", "instrument": "phq9", "scale": "total", "higher_is_better": False, "paired": True,
                "baseline_score": 20.0, "latest_score": 5.0}]  # fmt: skip
     for bins, cell in ((8, "b5-l1"), (3, "b2-l0")):
-        ctx = build(
-            warehouse([{"client_id": "A"}], client_change=change), with_settings(outcomes={"density_bins": bins})
-        )
+        ctx = build(finished_warehouse("A", client_change=change), with_settings(outcomes={"density_bins": bins}))
         cells = change_density.build(ctx).filter((pl.col("dimension") == "overall") & (pl.col("cell") != "all"))
         assert cells["cell"].to_list() == [cell]
 
@@ -403,15 +402,44 @@ def threads(tmp_path: Path) -> None:
         assert con.execute("SELECT current_setting('threads')").fetchall() == [(1,)]
 
 
+def extra_folders(tmp_path: Path) -> None:
+    """A practice's own questionnaire, in a folder of the home named by the setting, is validated and scored; the
+    registry version published with it covers its file."""
+    rows = valid_rows()
+    phq9 = rows["measures"][0]
+    rows["measures"] += [phq9 | {"instrument": "wellbeing3", "item": f"wellbeing3_{i}", "value": i} for i in (1, 2, 3)]
+    plain = _refresh(tmp_path / "a", rows)
+    assert plain.batches[0].quarantine_by_rule == {"unknown_instrument": 3}
+    folder = tmp_path / "b" / "home" / "instruments"
+    folder.mkdir(parents=True)
+    (folder / "wellbeing3.toml").write_bytes((ROOT / "tests/fixtures/instruments/wellbeing3.toml").read_bytes())
+    practice = _refresh(tmp_path / "b", rows, registry={"extra_folders": ("instruments",)})
+    assert practice.batches[0].quarantine_by_rule == {}
+    with io.warehouse(Paths(tmp_path / "b" / "home").warehouse, read_only=True) as con:
+        scored = con.execute("SELECT scale, score FROM scores WHERE instrument = 'wellbeing3'").fetchall()
+    assert scored == [("total", 6.0)]
+    # the same with the answers staged in DuckDB and cleared by the compiled contract (a large file)
+    folder = tmp_path / "c" / "home" / "instruments"
+    folder.mkdir(parents=True)
+    (folder / "wellbeing3.toml").write_bytes((ROOT / "tests/fixtures/instruments/wellbeing3.toml").read_bytes())
+    staged = _refresh(
+        tmp_path / "c", rows, registry={"extra_folders": ("instruments",)}, engine={"partition_mb": 0.0005}
+    )
+    assert staged.batches[0].quarantine_by_rule == {}
+    with io.warehouse(Paths(tmp_path / "c" / "home").warehouse, read_only=True) as con:
+        assert con.execute("SELECT scale, score FROM scores WHERE instrument = 'wellbeing3'").fetchall() == scored
+    versions = [io.published_meta(Paths(tmp_path / h / "home").aggregate_file) for h in ("a", "b")]
+    assert versions[0] and versions[1] and versions[0]["registry_version"] != versions[1]["registry_version"]
+
+
 EFFECTS: dict[str, Callable[[Path], None]] = {
     "identifiers.phone_regions": phone_regions,
     "contract.pre_intake_window_days": pre_intake_window_days,
     "contract.mean_score_tolerance": mean_score_tolerance,
     "contract.exported_at_max_share_after": exported_at_max_share_after,
     "outcomes.baseline_window_days": baseline_window_days,
-    "outcomes.bootstrap_resamples": bootstrap_resamples,
-    "outcomes.bootstrap_max_n": bootstrap_max_n,
-    "outcomes.bootstrap_seed": bootstrap_seed,
+    "outcomes.finished_min_attended": finished_min_attended,
+    "outcomes.nhs_instruments": nhs_instruments,
     "outcomes.density_bins": density_bins,
     "process.protector_trust_min": protector_trust_min,
     "self_leadership.index_weights": index_weights,
@@ -433,6 +461,7 @@ EFFECTS: dict[str, Callable[[Path], None]] = {
     "engine.incremental_max_share": incremental_max_share,
     "engine.memory_limit_mb": memory_limit_mb,
     "engine.threads": threads,
+    "registry.extra_folders": extra_folders,
 }
 
 

@@ -43,13 +43,13 @@ else:
     st.success("No row has been quarantined.")
 
 st.subheader("Paired-data completeness")
-outcomes = data_access.query("outcome_summary", period=f.period, **f.breakdown)
+outcomes = data_access.query("outcome_summary", **f.outcome_query)
 ui.show_table(outcomes, "completeness",
               columns={"instrument": "instrument", "scale": "scale", "episodes": "with baseline",
                        "paired": "paired", "paired_rate": "completeness"},
               percent=("paired_rate",),
-              caption=f"{f.label}. An episode without a later administration cannot show change; low completeness "
-                      "makes every outcome rate less representative.")  # fmt: skip
+              caption=f"{f.outcome_label}. An episode without a later administration cannot show change; low "
+                      "completeness makes every outcome rate less representative.")  # fmt: skip
 meta = data_access.publication()
 st.subheader("This publication")
 st.dataframe(pl.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]}), hide_index=True)

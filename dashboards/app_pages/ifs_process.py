@@ -21,7 +21,8 @@ f = ui.filters()
 st.title("IFS process")
 st.caption(f"{f.label} (period = the month or quarter the episode started). Milestones count only when reached "
            "in order; " + "; ".join(f"**{k}** {v}" for k, v in MILESTONES.items()) + ".")  # fmt: skip
-funnel = data_access.query("milestone_funnel", period=f.period, dimension=f.dimension)
+compare = ui.compare_dimension(f, "funnel_compare")
+funnel = data_access.query("milestone_funnel", period=f.period, dimension=compare)
 row = funnel.filter((funnel["dimension"] == f.dimension) & (funnel["level"] == f.level))
 left, right = st.columns(2)
 with left:
@@ -33,11 +34,18 @@ st.subheader("Time to milestone")
 unit = st.radio("Time in", ["session", "days"], horizontal=True, key="km_unit",
                 format_func=lambda u: "attended sessions" if u == "session" else "days")  # fmt: skip
 curves = data_access.query("milestone_curves", unit=unit)
-ui.show_chart(charts.km_curves(curves, unit))
-st.caption(f"All episodes (curves are published overall only). Censored at the last attended session; a point is "
-           f"published only while at least {ui.k()} episodes are at risk.")  # fmt: skip
+method = st.radio("Method", list(charts.CURVE_METHODS), horizontal=True, key="curve_method",
+                  format_func=charts.CURVE_METHODS.__getitem__)  # fmt: skip
+ui.show_chart(charts.km_curves(curves, unit, method))
+st.caption(
+    "Cumulative incidence (the default) counts an episode that ended before reaching a milestone as never reaching "
+    "it (ending is a competing event: Aalen-Johansen). Kaplan-Meier instead treats it as if it might still reach "
+    "the milestone later, so it overstates reach; it is shown as a sensitivity analysis. All episodes (curves are "
+    f"published overall and for all time only); a point is published only while at least {ui.k()} episodes are "
+    "at risk."
+)
 
-st.subheader("Funnel by group")
+st.subheader(f"Funnel by {ui.DIMENSIONS[compare].lower()}")
 ui.show_table(
     funnel,
     "milestone_funnel",

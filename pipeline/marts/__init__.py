@@ -23,18 +23,23 @@ from pipeline.marts import (
     engagement_summary,
     milestone_curves,
     milestone_funnel,
+    nhs_outcomes,
     outcome_summary,
     outcomes_by_theme,
+    period_comparison,
     scale_methods,
     self_leadership_trajectory,
 )
-from pipeline.marts.base import Context, Mart
+from pipeline.marts.base import Context, DerivedMart, Mart
 from pipeline.marts.invariants import InvariantBroken, check_invariants
+from pipeline.marts.revisions import record_revisions
 from pipeline.settings import Settings
 from schemas.registry import Registry
 
-MARTS: tuple[Mart, ...] = (
+MARTS: tuple[Mart | DerivedMart, ...] = (
     outcome_summary.MART,
+    nhs_outcomes.MART,
+    period_comparison.MART,
     milestone_funnel.MART,
     milestone_curves.MART,
     engagement_summary.MART,
@@ -52,14 +57,24 @@ MARTS: tuple[Mart, ...] = (
 
 
 def build_all(
-    con: io.duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings, registry: Registry
+    con: io.duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    settings: Settings,
+    registry: Registry,
+    published_with: str | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Every published table before disclosure control (the internal tables), by name, checked for invariants."""
+    """Every published table before disclosure control (the internal tables), by name, checked for invariants.
+    ``published_with`` (the warehouse run the publication reflects): record the closed periods' revisions in the
+    warehouse and set them (`revisions.record_revisions`); without it `revision` stays empty (a read-only build)."""
     intermediate.build(con, as_of, settings, registry)
     ctx = Context(con, as_of, settings, registry, intermediate.parameters(as_of, settings))
-    tables = {mart.name: mart.build(ctx) for mart in MARTS}
+    tables: dict[str, pl.DataFrame] = {}
+    for mart in MARTS:
+        tables[mart.name] = mart.derive(tables) if isinstance(mart, DerivedMart) else mart.build(ctx)
     check_invariants(con, tables, MARTS)
+    if published_with is not None:
+        tables = record_revisions(con, tables, as_of, published_with)
     return tables
 
 
-__all__ = ["MARTS", "Context", "InvariantBroken", "Mart", "build_all"]
+__all__ = ["MARTS", "Context", "DerivedMart", "InvariantBroken", "Mart", "build_all"]

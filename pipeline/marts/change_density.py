@@ -1,7 +1,9 @@
 """change_density — paired episodes counted on a baseline × latest grid: the Jacobson plot for aggregate readers.
 
 Purpose: show where episodes start and end on each scale without a point per client.
-Grain: one row per instrument × scale × dimension × level × cell (`all`, the total, or `b<i>-l<j>`).
+Grain: one row per population × instrument × scale × dimension × level × cell (`all`, the total, or `b<i>-l<j>`).
+Populations as in outcome_summary (`episodes.outcome_population`): finished_treatment (all time: every period
+together) and in_treatment (at the as-of date); lapsed and short episodes are in neither.
 Inputs: client_change (paired episodes, each scale's reliable-change threshold and cutoff), episodes, the
 registry's scale ranges; parameter `outcomes.density_bins` (8).
 Reference: DESIGN 5.3, 6 ("density plots use bins of at least k"); docs/indicators.md §5.
@@ -20,13 +22,13 @@ from pipeline.marts.base import Context, Mart
 from pipeline.marts.rollup import rollup
 
 LAYOUT = TableLayout(
-    keys=("instrument", "scale", "dimension", "level", "cell", "parent_cell"),
+    keys=("population", "instrument", "scale", "dimension", "level", "cell", "parent_cell"),
     counts=("episodes",),
     hierarchy=("cell", "parent_cell"),
 )
 
 SOURCE = """
-    SELECT c.instrument, c.scale,
+    SELECT e.outcome_population AS population, c.instrument, c.scale,
         least(greatest(floor((c.baseline_score - r.scale_min) / ((r.scale_max - r.scale_min) / $bins::INTEGER)), 0),
               $bins::INTEGER - 1)::BIGINT AS baseline_bin,
         least(greatest(floor((c.latest_score - r.scale_min) / ((r.scale_max - r.scale_min) / $bins::INTEGER)), 0),
@@ -35,7 +37,7 @@ SOURCE = """
     FROM client_change AS c
     JOIN registry_scales AS r USING (instrument, scale)
     JOIN episodes AS e USING (client_id)
-    WHERE c.paired
+    WHERE c.paired AND e.outcome_population IN ('finished_treatment', 'in_treatment')
 """
 FACTS = """
     SELECT c.instrument, c.scale, any_value(r.scale_min) AS scale_min, any_value(r.scale_max) AS scale_max,
@@ -50,11 +52,12 @@ def build(ctx: Context) -> pl.DataFrame:
     bins = ctx.settings.outcomes.density_bins
     count = ["count(*)::BIGINT AS episodes"]
     cells = rollup(ctx.con, SOURCE, count, {**ctx.params, "bins": bins},
-                   by=("instrument", "scale", "baseline_bin", "latest_bin"))  # fmt: skip
+                   by=("population", "instrument", "scale", "baseline_bin", "latest_bin"))  # fmt: skip
     cells = cells.with_columns(
         pl.format("b{}-l{}", "baseline_bin", "latest_bin").alias("cell"), pl.lit("all").alias("parent_cell")
     )
-    totals = rollup(ctx.con, SOURCE, count, {**ctx.params, "bins": bins}, by=("instrument", "scale")).with_columns(
+    by = ("population", "instrument", "scale")
+    totals = rollup(ctx.con, SOURCE, count, {**ctx.params, "bins": bins}, by=by).with_columns(
         pl.lit("all").alias("cell"), pl.lit(None, pl.String).alias("parent_cell"),
         pl.lit(None, pl.Int64).alias("baseline_bin"), pl.lit(None, pl.Int64).alias("latest_bin"),
     )  # fmt: skip
@@ -68,7 +71,7 @@ def build(ctx: Context) -> pl.DataFrame:
     return table.with_columns(
         edge("baseline_bin", 0).alias("baseline_low"), edge("baseline_bin", 1).alias("baseline_high"),
         edge("latest_bin", 0).alias("latest_low"), edge("latest_bin", 1).alias("latest_high"),
-    ).sort("instrument", "scale", "dimension", "level", "cell")  # fmt: skip
+    ).sort("population", "instrument", "scale", "dimension", "level", "cell")  # fmt: skip
 
 
 MART = Mart("change_density", "aggregate", build, LAYOUT)

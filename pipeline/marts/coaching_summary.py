@@ -1,9 +1,11 @@
-"""coaching_summary — coaching episodes: GAS T-scores, commitment follow-through, choice points and what followed.
+"""coaching_summary — coaching episodes (coaching, and coaching and therapy combined): GAS T-scores, commitment
+follow-through, choice points and the route that followed each.
 
 Purpose: is coaching moving clients towards their goals, and how often does the need for healing outgrow the
-capacity for growth (seed 002's choice point)?
-Grain: one row per period_type × period × dimension × level (every dimension but service; period: the
-month/quarter the episode started — its first attended treatment session, else its intake).
+capacity for growth (seed 002's choice point) — and then: a season of therapy, coaching and therapy combined, or
+IFS healing sessions within coaching?
+Grain: one row per period_type × period × dimension × level (period: the month/quarter the episode started — its
+first attended treatment session, else its intake).
 Inputs: coaching_episodes, episodes.
 Reference: DESIGN 5.8; docs/indicators.md §11 (the choice point is practice-defined: settings section coaching).
 Missing data: an episode without GAS ratings counts in `coaching_episodes` only for GAS; follow-through only
@@ -19,7 +21,9 @@ from pipeline.disclosure import TableLayout
 from pipeline.marts.base import Context, Mart
 from pipeline.marts.rollup import DIMENSIONS, rollup
 
-FOLLOWED = ("referred_to_therapy", "continued_coaching", "ended_otherwise", "too_early")
+#: The routes that followed a choice point (seed 002's three first), in the order they are decided.
+FOLLOWED = ("season_of_therapy", "coaching_and_therapy", "healing_within_coaching", "continued_coaching",
+            "ended_otherwise", "too_early")  # fmt: skip
 LAYOUT = TableLayout(
     keys=("period_type", "period", "parent_period", "dimension", "level"),
     hierarchy=("period", "parent_period"),
@@ -52,8 +56,7 @@ AGGREGATES = [
 
 
 def build(ctx: Context) -> pl.DataFrame:
-    dimensions = tuple(d for d in DIMENSIONS if d != "service")  # every coaching episode has service coaching
-    table = rollup(ctx.con, SOURCE, AGGREGATES, ctx.params, period_date="started", dimensions=dimensions)
+    table = rollup(ctx.con, SOURCE, AGGREGATES, ctx.params, period_date="started", dimensions=DIMENSIONS)
     return table.with_columns(
         pl.col(list(LAYOUT.counts)).cast(pl.Int64),
         pl.when(pl.col("coaching_episodes") > 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.disclosure import TableLayout
-from pipeline.marts.base import Context, Mart
+from pipeline.marts.base import Context, Mart, with_rates
 from pipeline.marts.rollup import rollup
 
 LAYOUT = TableLayout(
@@ -57,9 +57,7 @@ AGGREGATES = [
 def build(ctx: Context) -> pl.DataFrame:
     table = rollup(ctx.con, "SELECT * FROM episodes", AGGREGATES, ctx.params)
     table = table.with_columns(pl.col(list(LAYOUT.counts)).cast(pl.Int64))
-    return table.with_columns(
-        pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).alias(rate) for rate, num, den in LAYOUT.rates
-    )
+    return with_rates(table, LAYOUT)
 
 
 MART = Mart("engagement_summary", "aggregate", build, LAYOUT)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline import io
-from pipeline.marts.base import Mart
+from pipeline.marts.base import DerivedMart, Mart
 from pipeline.marts.milestone_funnel import MILESTONES
 
 
@@ -16,7 +16,7 @@ class InvariantBroken(AssertionError):
 
 
 def check_invariants(
-    con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], marts: tuple[Mart, ...]
+    con: io.duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], marts: tuple[Mart | DerivedMart, ...]
 ) -> None:
     problems = []
     n_clients = con.execute("SELECT count(*) FROM clients").fetchall()[0][0]

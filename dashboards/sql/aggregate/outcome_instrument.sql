@@ -1,4 +1,5 @@
--- Every scale of one instrument for every level of one dimension, one period (e.g. ProQOL by cohort).
+-- Every scale of one instrument for every level of one dimension, one population and period (ProQOL by cohort).
 SELECT * FROM aggregate.outcome_summary
-WHERE period = $period AND instrument = $instrument AND dimension IN ($dimension, 'overall')
+WHERE population = $population AND period = $period AND instrument = $instrument
+    AND dimension IN ($dimension, 'overall')
 ORDER BY scale, dimension = 'overall' DESC, level

@@ -1,4 +1,5 @@
--- One scale's outcomes by month for one breakdown level (period = month of the latest administration).
+-- One scale's finished-treatment outcomes by month or quarter of discharge for one breakdown level.
 SELECT * FROM aggregate.outcome_summary
-WHERE period_type = 'month' AND dimension = $dimension AND level = $level AND instrument = $instrument AND scale = $scale
+WHERE population = 'finished_treatment' AND period_type = $period_type AND dimension = $dimension
+    AND level = $level AND instrument = $instrument AND scale = $scale
 ORDER BY period

@@ -4,7 +4,10 @@
 -- Grain: one row per client_id (episode).
 -- Inputs: warehouse tables clients, sessions; parameters $as_of (the warehouse's as-of date, never the wall
 --         clock), $lapse_days (settings engagement.lapse_days: an open episode with no attended session in that
---         many days is lapsed) and $modality_share (engagement.modality_share: 0.75).
+--         many days is lapsed), $modality_share (engagement.modality_share: 0.75) and $finished_min_attended
+--         (outcomes.finished_min_attended: 2). outcome_population: `finished_treatment` (discharged with at least
+--         that many attended treatment sessions), `in_treatment` (open, not lapsed), `lapsed`, or empty (ended
+--         with fewer sessions; consultation only).
 -- Reference: DESIGN 5.2 (episode dimensions) and 5.7; ending groups follow NHS Talking Therapies practice.
 -- Missing data: consultation-only episodes (no intake) carry consultation_only = true and are left out of
 --         lapse and dropout; an episode with no attended treatment session has null cadence, modality `none`
@@ -87,6 +90,13 @@ SELECT
     END AS ending,
     c.intake_date IS NOT NULL AND c.discharge_date IS NULL
         AND (a.last_attended_date IS NULL OR a.last_attended_date < $as_of::DATE - $lapse_days::INTEGER) AS lapsed,
+    CASE  -- the outcome populations (docs/indicators.md §3), decided here once
+        WHEN c.discharge_date IS NOT NULL AND coalesce(a.attended, 0) >= $finished_min_attended::INTEGER
+            THEN 'finished_treatment'
+        WHEN c.intake_date IS NULL OR c.discharge_date IS NOT NULL THEN NULL
+        WHEN a.last_attended_date IS NULL OR a.last_attended_date < $as_of::DATE - $lapse_days::INTEGER THEN 'lapsed'
+        ELSE 'in_treatment'
+    END AS outcome_population,
     c.practice_id AS practice,
     CASE WHEN c.helping_professional THEN 'helping_professional' ELSE 'other_clients' END AS cohort
 FROM clients AS c
