@@ -24,6 +24,13 @@ st.set_page_config(
     page_title="IFS outcomes", page_icon=str(Path(__file__).resolve().parent / "static" / "icon.png"), layout="wide"
 )
 
+if data_access.clinical_mode():  # the practice's own exact figures: clinical mode only, never the default
+    st.sidebar.radio(
+        "Figures", ["shareable", "internal"], key=data_access.AUDIENCE_KEY, horizontal=True,
+        format_func={"shareable": "Shareable", "internal": "Internal (exact)"}.__getitem__,
+        help="Shareable: disclosure-controlled, as published for others. Internal: every number exactly, small "
+             "ones included — for the practice's own eyes, not for sharing.",
+    )  # fmt: skip
 try:
     meta = data_access.publication()
     st.session_state["filters"] = ui.sidebar_filters()
@@ -32,6 +39,12 @@ except data_access.PublishedDataMissing as missing:
     st.stop()
 
 clinical = data_access.clinical_mode()
+if data_access.internal_view():
+    st.warning(
+        "**Internal view — not for sharing.** Every number is exact, small numbers included (no disclosure "
+        "control). Switch *Figures* to *Shareable* before showing this screen to anyone outside the practice.",
+        icon=":material/lock:",
+    )
 st.sidebar.caption(
     f"Data as of **{meta.get('as_of')}** · {'**clinical mode** (client-level pages)' if clinical else 'aggregate mode'}"
     f" · code {meta.get('code_version')}"

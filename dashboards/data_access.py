@@ -23,6 +23,8 @@ import polars as pl
 import streamlit as st
 
 from pipeline.config import Paths
+from pipeline.disclosure import mark_expr
+from schemas.published import PROTECT_COLUMN
 
 SQL_DIR = Path(__file__).parent / "sql"
 MODE_VARIABLE = "IFS_OUTCOMES_DASHBOARD_MODE"
@@ -49,6 +51,15 @@ class Source:
     @property
     def aggregate_path(self) -> Path:
         return Paths(self.home).aggregate_file
+
+    @property
+    def internal_path(self) -> Path:
+        """The aggregate tables without disclosure control: clinical mode only."""
+        if not self.clinical:
+            raise ClinicalDataNotAllowed(
+                "the internal view is not available in aggregate mode; start the dashboard with --clinical"
+            )
+        return Paths(self.home).internal_file
 
     @property
     def clinical_path(self) -> Path:
@@ -79,9 +90,21 @@ def _version(path: Path) -> tuple[int, int]:
     return (stat.st_ino, stat.st_mtime_ns)
 
 
+#: The session key of the clinical-mode choice of figures: "shareable" (the aggregate file) or "internal".
+AUDIENCE_KEY = "audience"
+
+
+def internal_view() -> bool:
+    """Clinical mode with the practice's internal view chosen: the aggregate pages read `internal.duckdb` (every
+    small number shown). Never in aggregate mode, whatever the session says."""
+    return source().clinical and st.session_state.get(AUDIENCE_KEY) == "internal"
+
+
 def _path(kind: FileKind) -> Path:
     src = source()
-    return src.aggregate_path if kind == "aggregate" else src.clinical_path
+    if kind == "aggregate":
+        return src.internal_path if internal_view() else src.aggregate_path
+    return src.clinical_path
 
 
 def _close(con: duckdb.DuckDBPyConnection) -> None:
@@ -144,8 +167,9 @@ def disclosure_k() -> int:
 
 
 def for_display(frame: pl.DataFrame, k: int, percent: tuple[str, ...] = (), decimals: int = 2) -> pl.DataFrame:
-    """The table as shown and downloaded: a suppressed cell becomes ``<k`` (never a number or 0), rates become
-    percentages, and the `_suppressed` companions are dropped. Presentation only — no value is computed."""
+    """The table as shown and downloaded: a hidden cell becomes its mark — ``<k`` a small count, ``n<k`` a rate or
+    statistic with a small count behind it, ``‡`` hidden to protect another cell (never a number or 0) — rates
+    become percentages, and the `_suppressed` companions are dropped. Presentation only — no value is computed."""
     flags = [c for c in frame.columns if c.endswith(SUPPRESSED) and c.removesuffix(SUPPRESSED) in frame.columns]
     columns: list[pl.Expr] = []
     for column in frame.columns:
@@ -160,10 +184,7 @@ def for_display(frame: pl.DataFrame, k: int, percent: tuple[str, ...] = (), deci
         else:
             text = value.cast(pl.String) if f"{column}{SUPPRESSED}" in flags else value
         if f"{column}{SUPPRESSED}" in flags:
-            text = (
-                pl.when(pl.col(f"{column}{SUPPRESSED}"))
-                .then(pl.lit(f"<{k}"))
-                .otherwise(text.cast(pl.String).fill_null("—"))  # not published (no denominator), not hidden
-            )
+            # not published (no denominator) reads —; hidden reads <k, n<k or ‡ (disclosure.legend)
+            text = mark_expr(column, k, dtype.is_integer(), text.cast(pl.String).fill_null("—"), frame.columns)
         columns.append(text.alias(column))
-    return frame.select(columns)
+    return frame.select(columns).drop(PROTECT_COLUMN, strict=False)

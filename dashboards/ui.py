@@ -14,7 +14,9 @@ import streamlit as st
 
 from dashboards import data_access
 from pipeline import charts, io
+from pipeline.disclosure import DisclosurePolicy, display, hidden_to_protect, legend
 from pipeline.package_data import doc_text
+from schemas.published import PUBLISHED
 from schemas.registry import Registry, default_registry
 
 ALL = "All"
@@ -192,10 +194,18 @@ def headline(value: object, suppressed: bool, percent: bool = False, decimals: i
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+#: The integer columns of the published models: a hidden one is a count (<k); any other hidden value is a rate or
+#: statistic with a small count behind it (n<k).
+COUNT_COLUMNS = frozenset(c.name for t in PUBLISHED for c in t.declared if c.kind == "int")
+
+
 def cell(row: dict[str, object] | None, column: str, percent: bool = False, decimals: int = 2) -> str:
     if row is None:
         return "—"
-    return headline(row.get(column), bool(row.get(f"{column}_suppressed")), percent=percent, decimals=decimals)
+    if row.get(f"{column}_suppressed"):  # the mark says why: <k, n<k or ‡ (disclosure.legend)
+        is_count = column in COUNT_COLUMNS and not percent
+        return display(None, True, DisclosurePolicy(k=k()), hidden_to_protect(row, column), is_count)
+    return headline(row.get(column), False, percent=percent, decimals=decimals)
 
 
 #: One headline tile: (label, rate column, numerator, denominator, what the denominator is, help text).
@@ -268,10 +278,7 @@ def first_row(frame: pl.DataFrame, **equal: str) -> dict[str, object] | None:
 
 def suppression_note() -> None:
     rule = data_access.publication().get("disclosure_rule", "")
-    st.caption(
-        f"`<{k()}` marks a value hidden by disclosure control: {rule} — and values that would let a hidden one be "
-        "worked out by subtraction. Hidden is not zero."
-    )
+    st.caption(f"Disclosure control: {rule}. {legend(k())} Hidden is not zero.")
 
 
 def compare_dimension(f: Filters, key: str, default: str = "service") -> str:

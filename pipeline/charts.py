@@ -57,7 +57,7 @@ def suppressed_note(frame: pl.DataFrame, columns: Sequence[str], k: int) -> str 
         return None
     return (
         f"Not drawn, hidden by disclosure control (fewer than {k}, or would reveal a hidden cell): "
-        f"{'; '.join(parts)}. Tables show these as <{k}."
+        f"{'; '.join(parts)}. Tables mark them <{k}, n<{k} or ‡."
     )
 
 

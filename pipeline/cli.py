@@ -832,6 +832,14 @@ def report(
             "--period", help="all, a quarter (2026-Q3) or a month (2026-09); default the latest complete quarter."
         ),
     ] = None,
+    audience: Annotated[
+        str,
+        typer.Option(
+            "--audience",
+            help="shareable (default: disclosure-controlled) or internal (every number exact, under "
+            "reports/internal/, marked not for sharing on every page).",
+        ),
+    ] = "shareable",
     as_json: JsonOption = False,
 ) -> None:
     """Write <home>/reports/<period>/: report.html (self-contained), summary.json, summary.md and tables/*.csv."""
@@ -840,7 +848,7 @@ def report(
     paths = resolve_home(home)
     with _guard(home):
         try:
-            folder = write_report(paths, period)
+            folder = write_report(paths, period, audience)
         except ReportError as exc:
             err.print(f"[red]{escape(str(exc))}.[/red]")
             raise typer.Exit(EXIT_REJECTED) from None

@@ -13,8 +13,9 @@ from pathlib import Path
 HOME_ENV = "IFS_OUTCOMES_HOME"
 DEFAULT_HOME = Path("data")
 #: The published files, ``<home>/published/<name>.duckdb``, in the order they are written: client-level (for
-#: clinicians' own caseloads) and disclosure-controlled aggregates (for sharing). Named here and nowhere else.
-PUBLISHED_FILES: tuple[str, ...] = ("clinical", "aggregate")
+#: clinicians' own caseloads), disclosure-controlled aggregates (for sharing) and the same aggregates without
+#: disclosure control (the practice's internal view: clinical mode only). Named here and nowhere else.
+PUBLISHED_FILES: tuple[str, ...] = ("clinical", "aggregate", "internal")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class Paths:
     @property
     def clinical_file(self) -> Path:
         return self.published_file("clinical")
+
+    @property
+    def internal_file(self) -> Path:
+        return self.published_file("internal")
 
     @property
     def reports(self) -> Path:

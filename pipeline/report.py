@@ -24,6 +24,7 @@ import polars as pl
 
 from pipeline import charts, io
 from pipeline.config import Paths
+from pipeline.disclosure import PROTECT_MARK, hidden_to_protect, legend, mark_expr
 
 #: 2.0: outcomes are finished treatment in the period (and in treatment at the as-of date), with the NHS
 #: Talking Therapies composite, recovery and reliable recovery named apart, and complete effect sizes.
@@ -78,15 +79,14 @@ class ReportTable:
     percent: tuple[str, ...] | None = None
 
     def shown(self, k: int) -> pl.DataFrame:
-        """As displayed and written to CSV: published column names, hidden cells `<k`, absent values empty."""
+        """As displayed and written to CSV: published column names, hidden cells marked (`<k`, `n<k`, `‡`: see
+        `disclosure.legend`), absent values empty."""
         out = []
         for column in self.columns:
             value = pl.col(column)
             dtype = self.frame.schema[column]
             text = value.round(4).cast(pl.String) if dtype.is_float() else value.cast(pl.String)
-            flag = f"{column}_suppressed"
-            if flag in self.frame.columns:
-                text = pl.when(pl.col(flag)).then(pl.lit(f"<{k}")).otherwise(text)
+            text = mark_expr(column, k, dtype.is_integer(), text, self.frame.columns)
             out.append(text.fill_null("").alias(column))
         return self.frame.select(out)
 
@@ -131,7 +131,13 @@ def _cell(row: dict[str, Any] | None, column: str) -> Any:
 
 
 def _suppressed(row: dict[str, Any] | None, columns: Iterable[str]) -> list[str]:
-    return [c for c in columns if row is not None and row.get(f"{c}_suppressed")]
+    """The hidden ones as small (shown <k or n<k)."""
+    return [c for c in columns if row is not None and row.get(f"{c}_suppressed") and not hidden_to_protect(row, c)]
+
+
+def _protecting(row: dict[str, Any] | None, columns: Iterable[str]) -> list[str]:
+    """The hidden ones only to protect another cell (shown ‡)."""
+    return [c for c in columns if row is not None and row.get(f"{c}_suppressed") and hidden_to_protect(row, c)]
 
 
 def _changes(comparison: pl.DataFrame, source: str, instrument: str | None = None, scale: str | None = None
@@ -197,6 +203,7 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
                 **{f: _cell(row, f) for f in HEADLINE_FIELDS},
                 "change_from_previous": _changes(comparison, "outcome_summary", instrument, scale),
                 "suppressed": _suppressed(row, HEADLINE_FIELDS),
+                "hidden_to_protect": _protecting(row, HEADLINE_FIELDS),
             }
         return out
 
@@ -209,13 +216,14 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
         "code_version": meta["code_version"],
         "registry_version": meta["registry_version"],
         "warehouse_run_id": meta["warehouse_run_id"],
-        "disclosure": {"k": k, "rule": meta["disclosure_rule"]},
+        "disclosure": {"k": k, "rule": meta["disclosure_rule"], "legend": legend(k)},
         "population": "finished_treatment",
         "population_definition": "episodes discharged in the period with at least two attended treatment sessions",
         "nhs_talking_therapies": {
             **{f: _cell(nhs_all, f) for f in NHS_FIELDS},
             "change_from_previous": _changes(comparison, "nhs_outcomes"),
             "suppressed": _suppressed(nhs_all, NHS_FIELDS),
+            "hidden_to_protect": _protecting(nhs_all, NHS_FIELDS),
         },
         "outcomes": headlines,
         "in_treatment": {
@@ -428,14 +436,21 @@ h1{font-size:28px;margin:8px 0}h2{border-bottom:2px solid #3b6ea5;padding-bottom
 .card .label{font-size:13px;color:#555}.card .value{font-size:26px;font-weight:600}.card .sub{font-size:12px;color:#666}
 table{border-collapse:collapse;font-size:12.5px;margin:8px 0;width:100%}
 th,td{border:1px solid #e1e1e1;padding:3px 6px;text-align:right}th{background:#f2f4f7}
-td.t,th.t{text-align:left}.scroll{overflow-x:auto;max-width:100%}.hidden{color:#a33}.chart{margin:12px 0;overflow-x:auto}
+td.t,th.t{text-align:left}.scroll{overflow-x:auto;max-width:100%}.hidden{color:#a33}.protect{color:#666}.chart{margin:12px 0;overflow-x:auto}
 .methods h2{font-size:18px;border:none}.methods{font-size:14px}
 code{background:#f3f3f3;padding:0 3px}
+.internal{position:fixed;top:0;left:0;right:0;background:#fde2e2;color:#7a0000;font-weight:600;padding:6px 12px}
+.internal{z-index:10;font-size:13px}body:has(.internal) main{margin-top:44px}
 """
 
 
+def _is_mark(text: str) -> bool:
+    """A hidden cell's mark (<k, n<k, ‡), not a value."""
+    return text.startswith(("<", "n<", PROTECT_MARK))
+
+
 def _fmt(value: str, column: str, percent: tuple[str, ...] = RATES) -> str:
-    if value == "" or value.startswith("<"):
+    if value == "" or _is_mark(value):
         return value
     if column in percent:
         return f"{float(value) * 100:.1f}%"
@@ -458,8 +473,8 @@ def _table_html(table: ReportTable, k: int) -> str:
         for column in table.columns:
             text = _fmt(record[column], column, RATES if table.percent is None else table.percent)
             cls = (
-                "hidden"
-                if text.startswith("<")
+                ("protect" if text == PROTECT_MARK else "hidden")
+                if _is_mark(text)
                 else ("t" if not text or (not text[0].isdigit() and text[0] != "-") else "")
             )
             cells.append(f'<td class="{cls}">{html.escape(text)}</td>')
@@ -473,7 +488,7 @@ def _table_html(table: ReportTable, k: int) -> str:
 
 def _card(key: str, label: str, value: Any, k: int, rate: bool, sub: str = "", hidden: bool = True) -> str:
     if value is None:
-        text = f"<{k}" if hidden else "—"
+        text = (f"n<{k}" if rate else f"<{k}") if hidden else "—"  # summary lists ‡ cells apart
     elif rate:
         text = f"{value * 100:.1f}%"
     elif isinstance(value, float):
@@ -593,8 +608,8 @@ def render_html(report: Report) -> str:
         "treatment sessions (the NHS Talking Therapies definition), so a closed period's figures change only when "
         "late data about its own episodes arrives (revision). Process tables are for episodes that started in "
         "the period.</p>",
-        f'<p class="note">Disclosure control: {html.escape(str(m["disclosure_rule"]))}; cells that would reveal a '
-        f"hidden one by subtraction are hidden too. <span class=\"hidden\">&lt;{k}</span> means hidden, not zero.</p>",
+        f'<p class="note">Disclosure control: {html.escape(str(m["disclosure_rule"]))}. '
+        f"{html.escape(legend(k))} Hidden is not zero.</p>",
         section("NHS Talking Therapies measures", f'<p class="note">{_nhs_note(nhs, k)}</p>'
                 f'<div class="cards">{"".join(nhs_cards)}</div>' + chart("nhs_trend")
                 + _table_html(tables["nhs_outcomes"], k)),
@@ -627,18 +642,32 @@ def render_html(report: Report) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>IFS outcomes report — {html.escape(period_label)}</title>"
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
-        f"<body><main>{''.join(body)}</main></body></html>\n"
+        f"<body>{_internal_banner(s)}<main>{''.join(body)}</main></body></html>\n"
     )
+
+
+INTERNAL_WARNING = (
+    "INTERNAL — NOT FOR SHARING: this report shows every number exactly, small numbers included (no disclosure "
+    "control). For the practice's own eyes; share the default report instead."
+)
+
+
+def _internal_banner(summary: dict[str, Any]) -> str:
+    """On every screen and every printed page of an internal report (a fixed element repeats on each page)."""
+    if summary.get("audience") != "internal":
+        return ""
+    return f'<div class="internal">{html.escape(INTERNAL_WARNING)}</div>'
 
 
 def render_markdown(report: Report) -> str:
     s, k = report.summary, report.summary["disclosure"]["k"]
 
     def pct(v: Any, hidden: bool = True) -> str:
-        return (f"<{k}" if hidden else "—") if v is None else f"{v * 100:.1f}%"
+        return (f"n<{k}" if hidden else "—") if v is None else f"{v * 100:.1f}%"
 
     nhs = s["nhs_talking_therapies"]
     lines = [
+        *([f"**{INTERNAL_WARNING}**", ""] if s.get("audience") == "internal" else []),
         f"## IFS outcomes — {'all time' if report.period == 'all' else report.period} (as of {s['as_of']})",
         "",
         "Finished treatment (discharged in the period after at least two attended sessions).",
@@ -667,10 +696,20 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-def write_report(paths: Paths, period: str | None = None) -> Path:
-    """Build and write the report folder atomically file by file; returns the folder."""
-    report = build_report(paths.aggregate_file, period)
-    folder = io.contained(paths.reports, report.period)
+AUDIENCES = ("shareable", "internal")
+
+
+def write_report(paths: Paths, period: str | None = None, audience: str = "shareable") -> Path:
+    """Build and write the report folder atomically file by file; returns the folder. ``audience="internal"``:
+    from `internal.duckdb` (every number exact), under `reports/internal/`, every page marked not for sharing."""
+    if audience not in AUDIENCES:
+        raise ReportError(f"unknown audience {audience!r}; choose shareable or internal")
+    internal = audience == "internal"
+    report = build_report(paths.internal_file if internal else paths.aggregate_file, period)
+    if internal:
+        report.summary["audience"] = "internal"
+        report.summary["warning"] = INTERNAL_WARNING
+    folder = io.contained(paths.reports / "internal" if internal else paths.reports, report.period)
     k = int(report.summary["disclosure"]["k"])
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for table in report.tables:

@@ -192,8 +192,18 @@ class DisclosureSettings:
     """Disclosure control of the shareable publication (docs/indicators.md §13, DESIGN 6)."""
 
     k: int = _setting(
-        11, "Counts of 1 to k-1 are never shown; means and other statistics need at least k (CMS rule: 11).",
-        _between(2, 100),
+        11, "Counts of 1 to k-1 are never shown; means and other statistics need at least k (CMS rule: 11; the NHS "
+        "rule uses 8).", _between(2, 100),
+    )  # fmt: skip
+    rule: str = _setting(
+        "cms", "cms: suppress counts of 1 to k-1. nhs: suppress 1 to k-1 and round every other count to the nearest "
+        "5 (with k = 8: the NHS 'suppress 1-7, round to 5' rule).",
+        lambda v: None if v in ("cms", "nhs") else "must be cms or nhs",
+    )  # fmt: skip
+    protection: int = _setting(
+        1, "How far above its true value an attacker's upper bound for a hidden small count must reach, whatever "
+        "else is published (capped at the most the cell could be): 1 = never pinned to one value; more hides more.",
+        _between(1, 99),
     )  # fmt: skip
 
 

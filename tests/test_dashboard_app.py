@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from benchmarks.dashboard_harness import CLINICAL_PAGES, PAGES
 from dashboards import data_access
 from pipeline.config import Paths
+from pipeline.disclosure import hidden_to_protect
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
 K = 11
@@ -62,7 +63,7 @@ def _metrics(at: AppTest) -> list[tuple[str, str]]:
 def _shown(row: dict[str, object], column: str, percent: bool = True) -> str:
     """How a published cell is shown on a tile."""
     if row[f"{column}_suppressed"]:
-        return f"<{K}"
+        return "‡" if hidden_to_protect(row, column) else (f"n<{K}" if percent else f"<{K}")
     value = row[column]
     if value is None:
         return "—"
@@ -99,8 +100,8 @@ def test_overview_headlines_equal_the_published_tables(app: AppTest, published_s
     ] * 2  # fmt: skip
     assert [v for _, v in metrics[:4]] == [_shown(nhs, c) for c in RATE_TILES]
     assert [v for _, v in metrics[4:8]] == [_shown(row, c) for c in RATE_TILES]
-    assert _metric(app, "Episodes") == f"{eng['episodes']:,}"
-    assert _metric(app, "Attendance") == f"{eng['attendance_rate'] * 100:.1f}%"
+    assert _metric(app, "Episodes") == _shown(eng, "episodes", False)
+    assert _metric(app, "Attendance") == _shown(eng, "attendance_rate")
     captions = " ".join(c.value for c in app.caption)
     assert "Finished treatment at any time" in captions
     assert f"{_shown(row, 'recovery', False)} of {_shown(row, 'clinical_baseline', False)} clinical at baseline" in (
@@ -128,13 +129,13 @@ def test_a_filter_changes_the_headlines_to_that_level(app: AppTest, published_sa
     practice = engagement.filter(pl.col("dimension") == "practice").sort("level").row(0, named=True)
     app.selectbox(key="filter_practice").select(practice["level"]).run()
     shown = _metric(app, "Episodes")
-    expected = f"<{K}" if practice["episodes_suppressed"] else f"{practice['episodes']:,}"
-    assert shown == expected and shown != overall
+    assert shown == _shown(practice, "episodes", False)
+    assert shown != overall or practice["episodes_suppressed"]
     # one breakdown at a time: choosing a service clears the practice
     service = engagement.filter(pl.col("dimension") == "service").sort("level").row(0, named=True)
     app.selectbox(key="filter_service").select(service["level"]).run()
     assert app.selectbox(key="filter_practice").value == "All"
-    assert _metric(app, "Episodes") == (f"<{K}" if service["episodes_suppressed"] else f"{service['episodes']:,}")
+    assert _metric(app, "Episodes") == _shown(service, "episodes", False)
 
 
 def test_period_filter_selects_the_published_period(app: AppTest, published_sample: Paths) -> None:
@@ -179,11 +180,12 @@ def test_suppressed_cells_show_k_never_a_number(app: AppTest, published_sample: 
     for row in published.iter_rows(named=True):
         line = shown.filter(pl.col("group") == row["level"]).row(0, named=True)
         for column, label in columns.items():
-            if row[f"{column}_suppressed"]:
-                assert line[label] == f"<{K}", (row["level"], column, line[label])
+            if row[f"{column}_suppressed"]:  # the mark says why: small, small behind a rate, or to protect
+                mark = "‡" if hidden_to_protect(row, column) else (f"n<{K}" if column.endswith("_rate") else f"<{K}")
+                assert line[label] == mark, (row["level"], column, line[label])
                 checked_hidden += 1
             else:
-                assert line[label] != f"<{K}"
+                assert line[label] not in (f"<{K}", f"n<{K}", "‡")
     assert checked_hidden > 0, "the sample should have suppressed cells on this page"
 
 
@@ -223,12 +225,14 @@ def test_no_page_shows_a_small_count(app: AppTest) -> None:
             for column in table.columns:
                 values = [str(v) for v in table[column]]
                 assert all(v == f"<{K}" for v in values if v.startswith("<")), (stem, column)
-                seen_hidden += sum(v == f"<{K}" for v in values)
+                assert all(v == f"n<{K}" for v in values if v.startswith("n<")), (stem, column)
+                seen_hidden += sum(v in (f"<{K}", f"n<{K}", "‡") for v in values)
                 if column in COUNT_LABELS and not column.endswith("rate"):
                     numbers = [int(v) for v in values if v.isdigit()]
                     assert not [n for n in numbers if 1 <= n < K], (stem, column)
         for metric in at.metric:
             assert not metric.value.startswith("<") or metric.value == f"<{K}"
+            assert not metric.value.startswith("n<") or metric.value == f"n<{K}"
     assert seen_hidden > 0
 
 
@@ -304,9 +308,14 @@ def test_aggregate_mode_never_opens_the_clinical_file(
         (published_sample.published / "aggregate.duckdb").read_bytes()
     )
     (home / "published" / "clinical.duckdb").write_bytes(b"not a database")
+    (home / "published" / "internal.duckdb").write_bytes(b"not a database")
     monkeypatch.setenv(data_access.HOME_VARIABLE, str(home))
     monkeypatch.setenv(data_access.MODE_VARIABLE, "aggregate")
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[data_access.AUDIENCE_KEY] = "internal"  # asked for, and ignored: not clinical mode
+    at = at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert all(r.key != data_access.AUDIENCE_KEY for r in at.radio), "aggregate mode offers no internal view"
     for stem in PAGES:
         at = _open(at, stem)
         assert not at.exception, (stem, [e.value for e in at.exception])
@@ -345,3 +354,18 @@ def test_missing_published_files_say_what_to_do(tmp_path: Path, monkeypatch: pyt
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "make run" in at.error[0].value
+
+
+@pytest.mark.parametrize("app", ["clinical"], indirect=True)
+def test_the_internal_view_shows_exact_figures_in_clinical_mode_only(app: AppTest, published_sample: Paths) -> None:
+    """Clinical mode offers the practice's internal view: the overview's counts then come from internal.duckdb,
+    exactly, with a warning on the page; the shareable view (the default) stays the aggregate file's."""
+    assert not app.warning, "the shareable view is the default"
+    at = app.radio(key=data_access.AUDIENCE_KEY).set_value("internal").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("not for sharing" in w.value for w in at.warning)
+    internal = _published(published_sample, "nhs_outcomes", "internal")
+    row = internal.filter((pl.col("period") == "all") & (pl.col("dimension") == "overall")).row(0, named=True)
+    shown = [m.value for m in at.metric]
+    assert f"{float(row['recovery_rate']) * 100:.1f}%" in shown  # exact, whatever the shareable file hides
+    assert not any(v.startswith(("<", "n<", "‡")) for v in shown)

@@ -49,9 +49,22 @@ def browser(playwright: Any) -> Iterator[Any]:
     b.close()
 
 
-def _overall_episodes(home: Path) -> int:
-    with duckdb.connect(str(home / "published" / "aggregate.duckdb"), read_only=True) as con:
+def _overall_episodes(home: Path, file: str = "internal") -> int:
+    """The practice's episodes, exactly (the internal file)."""
+    with duckdb.connect(str(home / "published" / f"{file}.duckdb"), read_only=True) as con:
         return int(con.sql("SELECT episodes FROM engagement_summary WHERE dimension = 'overall'").fetchall()[0][0])
+
+
+def _shown_episodes(home: Path) -> str:
+    """The overall Episodes tile as the shareable dashboard shows it: the number, or its mark when hidden."""
+    with duckdb.connect(str(home / "published" / "aggregate.duckdb"), read_only=True) as con:
+        row = con.sql(
+            "SELECT episodes, episodes_suppressed, hidden_to_protect FROM engagement_summary "
+            "WHERE dimension = 'overall'"
+        ).fetchall()[0]
+    if not row[1]:
+        return f"{row[0]:,}"
+    return "‡" if "episodes" in (row[2] or "").split() else f"<{K}"
 
 
 METRIC_JS = """([label, value]) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
@@ -99,17 +112,19 @@ def test_every_page_renders_in_the_browser(browser: Any, published_sample: Paths
 
 def test_a_sidebar_filter_changes_the_numbers(browser: Any, published_sample: Paths) -> None:
     with duckdb.connect(str(published_sample.published / "aggregate.duckdb"), read_only=True) as con:
-        level, episodes = con.sql(
-            "SELECT level, episodes FROM engagement_summary WHERE dimension = 'practice' ORDER BY level LIMIT 1"
+        level, episodes, protects = con.sql(
+            "SELECT level, episodes, coalesce(hidden_to_protect, '') FROM engagement_summary "
+            "WHERE dimension = 'practice' ORDER BY level LIMIT 1"
         ).fetchall()[0]
-    overall = _overall_episodes(published_sample.home)
+    shown = f"{episodes:,}" if episodes is not None else ("‡" if "episodes" in protects.split() else f"<{K}")
+    overall = _shown_episodes(published_sample.home)
     with harness.serve(published_sample.home) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         harness.open_page(page, url, "overview")
-        assert _metric_value(page, "Episodes") == f"{overall:,}"
+        assert _metric_value(page, "Episodes") == overall
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Practice").first.click()
         page.get_by_role("option", name=level, exact=True).click()
-        _wait_for_metric(page, "Episodes", f"{episodes:,}" if episodes is not None else f"<{K}")
+        _wait_for_metric(page, "Episodes", shown)
         assert harness.errors_on(page) == []
         page.screenshot(path=str(ARTIFACTS / "aggregate-overview-filtered.png"), full_page=True)
         page.close()
@@ -130,7 +145,7 @@ def test_refresh_while_viewing(browser: Any, published_sample: Paths, tmp_path: 
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         harness.open_page(page, url, "overview")
         before = _overall_episodes(home)
-        assert _metric_value(page, "Episodes") == f"{before:,}"
+        assert _metric_value(page, "Episodes") == _shown_episodes(home)
         for batch in batches:
             refresh = subprocess.Popen(
                 [sys.executable, "-m", "pipeline", "refresh", str(batch), "--home", str(home)],
@@ -144,7 +159,7 @@ def test_refresh_while_viewing(browser: Any, published_sample: Paths, tmp_path: 
             after = _overall_episodes(home)
             assert after > before
             page.keyboard.press("r")
-            _wait_for_metric(page, "Episodes", f"{after:,}")
+            _wait_for_metric(page, "Episodes", _shown_episodes(home))
             errors += harness.errors_on(page)
             before = after
         page.screenshot(path=str(ARTIFACTS / "aggregate-overview-after-two-refreshes.png"), full_page=True)
@@ -166,3 +181,21 @@ def test_the_report_loads_nothing_in_a_browser(browser: Any, published_sample: P
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     page.close()
+
+
+def test_the_marks_and_the_internal_view_in_the_browser(browser: Any, published_sample: Paths) -> None:
+    """The legend tells the marks apart (small, small behind a rate, hidden to protect); clinical mode's internal
+    view shows its warning once chosen and not before."""
+    pages = {**harness.PAGES, **harness.CLINICAL_PAGES}
+    with harness.serve(published_sample.home, clinical=True) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        harness.open_page(page, url, "outcomes", pages)
+        page.get_by_text("cannot be worked out", exact=False).first.wait_for(timeout=30000)
+        legend = page.get_by_text("cannot be worked out", exact=False).first.inner_text()
+        assert f"<{K}" in legend and f"n<{K}" in legend and "‡" in legend
+        assert "not for sharing" not in page.inner_text("body")
+        page.get_by_text("Internal (exact)", exact=True).click()
+        page.get_by_text("not for sharing", exact=False).first.wait_for(timeout=30000)
+        assert harness.errors_on(page) == []
+        page.screenshot(path=str(ARTIFACTS / "clinical-outcomes-internal.png"), full_page=True)
+        page.close()

@@ -6,7 +6,15 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.disclosure import SUPPRESSED_SUFFIX, DisclosurePolicy, TableLayout, apply_disclosure_control, display
+from pipeline.disclosure import (
+    SUPPRESSED_SUFFIX,
+    DisclosurePolicy,
+    TableLayout,
+    apply_disclosure_control,
+    display,
+    protect_publication,
+)
+from tests.attacker import attack
 
 POLICY = DisclosurePolicy()
 LAYOUT = TableLayout(
@@ -14,7 +22,7 @@ LAYOUT = TableLayout(
     counts=("episodes", "recovered", "attended", "cancelled", "scheduled"),
     rates=(("recovery_rate", "recovered", "episodes"),),
     statistics=(("mean_change", "episodes"),),
-    row_sums=(("scheduled", ("attended", "cancelled")),),
+    row_sums=(("scheduled", ("attended", "cancelled")), ("episodes", ("recovered", "~not_recovered"))),
 )
 
 
@@ -60,7 +68,8 @@ def _hidden(out: pl.DataFrame, column: str) -> list[bool]:
 @given(table=tables(), k=st.sampled_from([3, 5, 11]))
 def test_no_published_cell_reveals_a_small_count(table: pl.DataFrame, k: int) -> None:
     policy = DisclosurePolicy(k=k)
-    out = apply_disclosure_control(table, LAYOUT, policy)
+    published, report = protect_publication({"t": table}, {"t": LAYOUT}, policy)
+    out = published["t"]
     for column in LAYOUT.counts:
         shown = out.filter(~pl.col(f"{column}{SUPPRESSED_SUFFIX}"))[column]
         assert not ((shown >= 1) & (shown <= k - 1)).any(), column
@@ -74,22 +83,10 @@ def test_no_published_cell_reveals_a_small_count(table: pl.DataFrame, k: int) ->
             assert value is not None and not 1 <= value <= k - 1
     # a shown mean has at least k behind it (its n may itself be hidden to protect another cell)
     assert (table.filter(~out["mean_change_suppressed"])["episodes"] >= k).all()
-    # complementary suppression: within each breakdown of a shown total, never exactly one hidden non-zero cell
-    original = table.with_row_index("_r")
-    for (period,), part in original.group_by("period"):
-        total = part.filter(pl.col("dimension") == "overall")["_r"].item()
-        for column in LAYOUT.counts:
-            hidden = _hidden(out, column)
-            if hidden[total]:
-                continue
-            for _, members in part.filter(pl.col("dimension") != "overall").group_by("dimension"):
-                nonzero_hidden = [r for r in members["_r"] if hidden[r] and table[column][r] > 0]
-                assert len(nonzero_hidden) != 1, (period, column, members)
-    # row sums: a shown scheduled total never leaves exactly one hidden part
-    for r in range(out.height):
-        if not _hidden(out, "scheduled")[r]:
-            parts = [p for p in ("attended", "cancelled") if _hidden(out, p)[r] and table[p][r] > 0]
-            assert len(parts) != 1
+    # the attacker, from everything published and every declared relation, pins no hidden small count — except
+    # those the protection reports it cannot protect (the structure alone pins them: 2 = 1 + 1, all shown <k)
+    leaks = {(leak.table, leak.column, leak.row) for leak in attack({"t": out}, {"t": table}, {"t": LAYOUT}, policy)}
+    assert leaks <= set(report.unprotectable), leaks - set(report.unprotectable)
 
 
 def test_boundary_k_minus_one_k_k_plus_one() -> None:
@@ -107,7 +104,12 @@ def test_boundary_k_minus_one_k_k_plus_one() -> None:
     assert out["episodes"].to_list() == [3 * k, None, None, k + 1]
     # rates: b has numerator k-1; c has numerator 1; both hidden; overall rate k / 3k shown
     assert _hidden(out, "recovery_rate") == [False, True, True, True]
-    assert _hidden(out, "mean_change") == [False, True, False, False]  # b's n is k: its mean may be shown
+    # b's n (k) is hidden to protect a's, so its mean goes too: a statistic can reveal its n (g / d = J(n))
+    assert _hidden(out, "mean_change") == [False, True, True, False]
+    protects_b = out["hidden_to_protect"].to_list()[2].split()
+    assert "episodes" in protects_b and "mean_change" in protects_b
+    assert "recovery_rate" not in protects_b  # its numerator k − 1 is small: the rate is hidden as small
+    assert out["hidden_to_protect"].to_list()[1] is None  # a's cells are small: shown <k, not ‡
 
 
 def test_rate_hidden_when_the_complement_is_small() -> None:
@@ -157,3 +159,53 @@ def test_the_cells_hidden_do_not_depend_on_row_order(table: pl.DataFrame, seed: 
     found = apply_disclosure_control(shuffled, LAYOUT, POLICY)
     assert found.select(keys).equals(shuffled.select(keys))  # rows come back in the order given
     assert found.sort(keys).equals(apply_disclosure_control(table, LAYOUT, POLICY).sort(keys))
+
+
+HIERARCHY = TableLayout(
+    keys=("period_type", "period", "parent_period", "dimension", "level"),
+    counts=("episodes",),
+    hierarchy=("period", "parent_period"),
+)
+
+
+def _periods(all_time: int, quarter: int, months: list[int]) -> pl.DataFrame:
+    rows = [("all", "all", None, all_time), ("quarter", "2026-Q3", "all", quarter)]
+    rows += [("month", f"2026-0{7 + i}", "2026-Q3", n) for i, n in enumerate(months)]
+    return pl.DataFrame(
+        [
+            {"period_type": t, "period": p, "parent_period": pp, "dimension": "overall", "level": "all", "episodes": n}
+            for t, p, pp, n in rows
+        ]
+    )
+
+
+def test_months_add_up_to_their_quarter_across_period_types() -> None:
+    """Regression: months and their quarter (and quarters and all time) are one family even though their
+    period_type differs — a month of 4 beside shown months and a shown quarter was published recoverable."""
+    table = _periods(all_time=90, quarter=90, months=[40, 46, 4])
+    out = apply_disclosure_control(table, HIERARCHY, POLICY)
+    hidden = _hidden(out, "episodes")
+    assert hidden[4]  # the month of 4
+    assert sum(hidden[2:5]) >= 2  # and another month, or the quarter: 4 is no longer 90 − 40 − 46
+    assert attack({"t": out}, {"t": table}, {"t": HIERARCHY}, POLICY) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    months=st.lists(st.integers(0, 30), min_size=1, max_size=3),
+    other_quarter=st.integers(0, 30),
+    k=st.sampled_from([3, 5, 11]),
+)
+def test_no_hidden_count_is_recoverable_through_the_period_hierarchy(
+    months: list[int], other_quarter: int, k: int
+) -> None:
+    quarter = sum(months)
+    table = pl.concat([
+        _periods(quarter + other_quarter, quarter, months),
+        pl.DataFrame({"period_type": ["quarter"], "period": ["2026-Q2"], "parent_period": ["all"],
+                      "dimension": ["overall"], "level": ["all"], "episodes": [other_quarter]}),
+    ])  # fmt: skip
+    policy = DisclosurePolicy(k=k)
+    published, report = protect_publication({"t": table}, {"t": HIERARCHY}, policy)
+    leaks = {(x.table, x.column, x.row) for x in attack(published, {"t": table}, {"t": HIERARCHY}, policy)}
+    assert leaks <= set(report.unprotectable)

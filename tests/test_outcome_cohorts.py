@@ -372,7 +372,9 @@ def _refresh(home: Path, batch: Path, run_date: D) -> None:
 
 
 def _quarter(home: Path, table: str, quarter: str) -> pl.DataFrame:
-    with duckdb.connect(str(Paths(home).aggregate_file), read_only=True) as con:
+    """A quarter's rows as the practice's internal view has them (every count exact: the test follows single
+    episodes, which the shareable file hides)."""
+    with duckdb.connect(str(Paths(home).internal_file), read_only=True) as con:
         frame = con.sql(f"SELECT * FROM {table} WHERE period = $q", params={"q": quarter}).pl()
     if "population" in frame.columns:
         frame = frame.filter(pl.col("population") == "finished_treatment")

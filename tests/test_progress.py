@@ -57,7 +57,7 @@ def test_each_stage_ends_with_what_it_handled(tmp_path: Path) -> None:
     assert steps[f"{batch.batch_id}: validating"] == Count(received, note=f"{quarantined} quarantined")
     assert steps[f"{batch.batch_id}: loading"] == Count(loaded) and 0 < loaded < received
     assert steps["computing indicators"] == Count(2, "episodes")
-    assert steps["publishing"] == Count(2, "files")
+    assert steps["publishing"] == Count(3, "files")
     assert steps["writing the report"] is not None
 
     again = Recorder()

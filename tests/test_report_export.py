@@ -171,11 +171,17 @@ def test_no_report_output_reveals_a_suppressed_cell(report_dir: Path, published_
         )
     assert flags_total > 0
     html_tables = _parse(report_dir / "report.html").tables
+    seen_marks: set[str] = set()
     for csv in (report_dir / "tables").glob("*.csv"):
         table = pl.read_csv(csv, infer_schema=False)
         for column in table.columns:
             values = table[column].fill_null("").to_list()
             assert all(v == f"<{K}" for v in values if v.startswith("<")), (csv.name, column)
+            assert all(v == f"n<{K}" for v in values if v.startswith("n<")), (csv.name, column)
+            marks = {v for v in values if v in (f"<{K}", f"n<{K}", "‡")}
+            seen_marks.update(marks)
+            if column.endswith(("rate", "_low", "_high")):  # a hidden rate never reads as "under 11%"
+                assert f"<{K}" not in marks, (csv.name, column)
             if column in ("episodes", "paired", "recovered", "reliably_improved", "reliably_deteriorated",
                           "clinical_baseline", "coaching_episodes", "choice_points", "attended", "scheduled",
                           *(f"reached_m{i}" for i in range(1, 6))):  # fmt: skip
@@ -185,10 +191,14 @@ def test_no_report_output_reveals_a_suppressed_cell(report_dir: Path, published_
         assert len(shown) == table.height + 1, csv.name  # header + rows
         for html_row, csv_row in zip(shown[1:], table.iter_rows(), strict=True):
             for html_cell, csv_cell in zip(html_row, csv_row, strict=True):
-                assert (html_cell == f"<{K}") == ((csv_cell or "") == f"<{K}"), csv.name
+                for mark in (f"<{K}", f"n<{K}", "‡"):
+                    assert (html_cell == mark) == ((csv_cell or "") == mark), csv.name
+    assert {f"<{K}", "‡"} <= seen_marks, seen_marks  # small counts and cells hidden to protect them, told apart
     summary = json.loads((report_dir / "summary.json").read_text())
+    assert "‡" in summary["disclosure"]["legend"]
     for entry in summary["outcomes"].values():
-        assert all(entry[f] is None for f in entry["suppressed"])
+        assert all(entry[f] is None for f in entry["suppressed"] + entry["hidden_to_protect"])
+        assert not set(entry["suppressed"]) & set(entry["hidden_to_protect"])
 
 
 def test_report_cli_default_period_and_bad_period(published_sample: Paths, tmp_path: Path) -> None:
@@ -202,6 +212,31 @@ def test_report_cli_default_period_and_bad_period(published_sample: Paths, tmp_p
     assert json.loads(ok.stdout)["period"] == latest_complete_quarter(dt.date(2026, 10, 31)) == "2026-Q3"
     assert latest_complete_quarter(dt.date(2026, 9, 30)) == "2026-Q3"
     assert latest_complete_quarter(dt.date(2026, 1, 5)) == "2025-Q4"
+
+
+def test_internal_report_is_exact_apart_and_marked(published_sample: Paths, report_dir: Path) -> None:
+    """`report --audience internal`: from internal.duckdb, under reports/internal/, every output says it is not
+    for sharing, nothing is hidden; the shareable report is untouched and says nothing of the kind."""
+    run = [sys.executable, "-m", "pipeline", "report", "--home", str(published_sample.home), "--period", "all"]
+    done = subprocess.run([*run, "--audience", "internal", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    folder = published_sample.reports / "internal" / "all"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["audience"] == "internal" and json.loads(done.stdout)["audience"] == "internal"
+    assert (
+        "NOT FOR SHARING" in (folder / "report.html").read_text()
+        and "NOT FOR SHARING" in (folder / "summary.md").read_text()
+    )
+    for entry in summary["outcomes"].values():
+        assert entry["suppressed"] == [] and entry["hidden_to_protect"] == []
+    for csv in (folder / "tables").glob("*.csv"):
+        assert not any(
+            v in (f"<{K}", f"n<{K}", "‡") for c in pl.read_csv(csv, infer_schema=False).iter_columns() for v in c
+        ), csv.name
+    assert "NOT FOR SHARING" not in (report_dir / "report.html").read_text()
+    assert "audience" not in json.loads((report_dir / "summary.json").read_text())
+    wrong = subprocess.run([*run, "--audience", "everyone"], capture_output=True, text=True, cwd=ROOT)
+    assert wrong.returncode == 2 and "audience" in wrong.stderr
 
 
 # --- research export -------------------------------------------------------------------------------------------

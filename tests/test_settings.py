@@ -77,7 +77,7 @@ def test_a_changed_setting_rebuilds_and_the_publication_records_it(tmp_path: Pat
     assert again.published == []  # nothing changed: nothing republished
     changed = with_settings(disclosure={"k": 5})
     summary = refresh_batches(paths, [folder], AS_OF, settings=changed)
-    assert len(summary.published) == 2
+    assert len(summary.published) == 3
     meta = io.published_meta(paths.aggregate_file)
     assert meta is not None and meta["settings_fingerprint"] == changed.fingerprint()
     assert json.loads(meta["settings"])["disclosure"]["k"] == 5 and meta["disclosure_k"] == 5
@@ -320,9 +320,43 @@ def worst_share(tmp_path: Path) -> None:
 def k(tmp_path: Path) -> None:
     strict = _refresh(tmp_path / "a", valid_rows())
     loose = _refresh(tmp_path / "b", valid_rows(), disclosure={"k": 2})
-    for summary, hidden in ((strict, True), (loose, False)):
-        meta = io.read_all_tables(Path(summary.published[1]))["engagement_summary"]
-        assert meta.filter(pl.col("dimension") == "overall")["episodes_suppressed"][0] is hidden  # 2 episodes
+    for summary, small in ((strict, True), (loose, False)):
+        table = io.read_all_tables(Path(summary.published[1]))["engagement_summary"]
+        row = table.filter(pl.col("dimension") == "overall").row(0, named=True)
+        # 2 episodes: hidden as small under k = 11; under k = 2 not small (hidden, if at all, only to protect a 1)
+        assert (row["episodes_suppressed"] and "episodes" not in (row["hidden_to_protect"] or "")) is small
+
+
+def rule(tmp_path: Path) -> None:
+    from pipeline.disclosure import TableLayout, protect_publication
+    from pipeline.publish import disclosure_policy
+
+    table = pl.DataFrame({"dimension": ["overall", "s", "s"], "level": ["all", "a", "b"], "n": [53, 26, 27]})
+    layout = TableLayout(keys=("dimension", "level"), counts=("n",))
+    shown = {}
+    for value in ("cms", "nhs"):
+        policy = disclosure_policy(with_settings(disclosure={"rule": value, "k": 8}))
+        out, _ = protect_publication({"t": table}, {"t": layout}, policy)
+        shown[value] = out["t"]["n"].to_list()
+        assert ("rounded to the nearest 5" in policy.describe()) is (value == "nhs")
+    assert shown == {"cms": [53, 26, 27], "nhs": [55, 25, 25]}  # nothing small; NHS rounds every count to 5
+
+
+def protection(tmp_path: Path) -> None:
+    from pipeline.disclosure import TableLayout, protect_publication
+    from pipeline.publish import disclosure_policy
+
+    # 30 = 3 + 12 + 15: hiding 3 and 12 leaves 3 ≤ 4 (12 is known to be ≥ 11), enough for a protection of 1;
+    # a protection of 5 needs its bound at 8 or more, so 15 goes too (3 ≤ 30 − 11 − 11)
+    table = pl.DataFrame({"dimension": ["overall", "s", "s", "s"], "level": ["all", "a", "b", "c"],
+                          "n": [30, 3, 12, 15]})  # fmt: skip
+    layout = TableLayout(keys=("dimension", "level"), counts=("n",))
+    hidden = []
+    for value in (1, 5):
+        policy = disclosure_policy(with_settings(disclosure={"protection": value}))
+        out, _ = protect_publication({"t": table}, {"t": layout}, policy)
+        hidden.append(out["t"]["n_suppressed"].to_list())
+    assert hidden == [[False, True, True, False], [False, True, True, True]]
 
 
 def partition_mb(tmp_path: Path) -> None:
@@ -456,6 +490,8 @@ EFFECTS: dict[str, Callable[[Path], None]] = {
     "alerts.min_reference": min_reference,
     "alerts.worst_share": worst_share,
     "disclosure.k": k,
+    "disclosure.rule": rule,
+    "disclosure.protection": protection,
     "engine.partition_mb": partition_mb,
     "engine.scoring_part_rows": scoring_part_rows,
     "engine.incremental_max_share": incremental_max_share,

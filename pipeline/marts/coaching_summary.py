@@ -33,7 +33,12 @@ LAYOUT = TableLayout(
         ("mean_follow_through", "with_follow_through"),
     ),
     rates=(("choice_point_rate", "choice_points", "coaching_episodes"),),
-    row_sums=(("choice_points", FOLLOWED),),
+    row_sums=(  # `~` marks an unpublished remainder, itself a count of people
+        ("choice_points", FOLLOWED),
+        ("coaching_episodes", ("choice_points", "~without_choice_point")),
+        ("coaching_episodes", ("with_gas", "~without_gas")),
+        ("coaching_episodes", ("with_follow_through", "~without_follow_through")),
+    ),
 )  # fmt: skip
 
 SOURCE = """

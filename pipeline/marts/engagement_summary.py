@@ -27,9 +27,14 @@ LAYOUT = TableLayout(
     rates=(("attendance_rate", "attended", "scheduled"), ("dropout_rate", "dropouts", "dropout_denominator"),
            ("conversion_rate", "with_intake", "episodes")),
     statistics=(("median_cadence_days", "episodes_with_cadence"), ("mean_duration_min", "with_intake")),
-    row_sums=(
+    row_sums=(  # `~` marks an unpublished remainder, itself a count of people
+        ("episodes", ("consultation_only", "with_intake")),
         ("scheduled", ("attended", "cancelled", "no_show")),
         ("ended", ("planned", "unplanned", "other_endings")),
+        ("dropouts", ("unplanned", "lapsed")),
+        ("dropout_denominator", ("ended", "lapsed")),
+        ("with_intake", ("ended", "lapsed", "~open_and_attending")),
+        ("with_intake", ("episodes_with_cadence", "~without_cadence")),
     ),
 )  # fmt: skip
 

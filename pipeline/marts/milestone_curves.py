@@ -12,8 +12,10 @@ it can no longer reach it; an open episode is censored there.
   95% CI from the delta-method variance (Collett 2015, §12.2; SAS PROC LIFETEST) on the log(−log) scale.
 - `kaplan_meier`: 1 − S₁(t) treating an ended episode as censored, as if it might still reach the milestone later —
   it overstates reach whenever episodes end early (kept as a sensitivity analysis); `scipy.stats.ecdf`.
-Both are the computations SQL cannot do; a point is published only while at least k episodes are at risk, and the
-event count per step is not published.
+Both are the computations SQL cannot do. Disclosure control as OpenSAFELY's Kaplan-Meier action does it: the curves
+are computed from the counting process rounded to bands of k (`rounded_counting_process`: every step of the events,
+competing ends, censorings and so of `at_risk` is 0 or a multiple of k), a point is published only while at least k
+episodes are at risk, and the event count per step is not published.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from pipeline.disclosure import round_to_band
 from pipeline.marts.base import Context, Mart
 from pipeline.marts.milestone_funnel import MILESTONES
 
@@ -89,11 +92,35 @@ def kaplan_meier(t: np.ndarray, kind: np.ndarray) -> pl.DataFrame:
     ).with_columns(pl.col("ci_low", "ci_high").fill_nan(None))  # fmt: skip
 
 
+def rounded_counting_process(t: np.ndarray, kind: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """The episodes as the curve may publish them (OpenSAFELY's `kaplan-meier-function`): per kind (reached,
+    ended first, censored) the cumulative count over time rounded with `round_to_band` to the middle of a band of
+    ``base``, so that every step of every count is 0 or a multiple of ``base`` — a step of the curve or of its
+    at-risk number cannot reveal 1..base−1 people; the estimators then run on these counts as if they were the
+    data. The information lost is measured by the tests (the rounded curve against the exact one)."""
+    times = np.unique(t)
+    out_t, out_kind = [], []
+    for c in (0, 1, 2):
+        per_time = np.array([((t == x) & (kind == c)).sum() for x in times], dtype=np.int64)
+        rounded = np.diff(round_to_band(np.cumsum(per_time), base), prepend=0)
+        out_t.append(np.repeat(times, rounded))
+        out_kind.append(np.full(int(rounded.sum()), c))
+    return np.concatenate(out_t), np.concatenate(out_kind)
+
+
 def milestone_curve(
-    milestones: pl.DataFrame, k: int, unit: str = "session", method: str = "cumulative_incidence", min_at_risk: int = 1
+    milestones: pl.DataFrame,
+    k: int,
+    unit: str = "session",
+    method: str = "cumulative_incidence",
+    min_at_risk: int = 1,
+    rounding: int | None = None,
 ) -> pl.DataFrame:
-    """One milestone's curve; points only while at least ``min_at_risk`` episodes are at risk."""
+    """One milestone's curve; points only while at least ``min_at_risk`` episodes are at risk; with ``rounding``,
+    from the rounded counting process (`rounded_counting_process`)."""
     t, kind = _times(milestones, k, unit)
+    if rounding:
+        t, kind = rounded_counting_process(t, kind, rounding)
     if not (kind == 1).any():
         return pl.DataFrame(schema=CURVE_SCHEMA)
     curve = cumulative_incidence(t, kind) if method == "cumulative_incidence" else kaplan_meier(t, kind)
@@ -112,7 +139,7 @@ def build(ctx: Context) -> pl.DataFrame:
     )
     k = ctx.settings.disclosure.k
     curves = [
-        milestone_curve(milestones, m, unit=u, method=method, min_at_risk=k)
+        milestone_curve(milestones, m, unit=u, method=method, min_at_risk=k, rounding=k)
         for m in MILESTONES
         for u in ("session", "days")
         for method in METHODS

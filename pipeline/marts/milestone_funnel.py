@@ -29,6 +29,11 @@ LAYOUT = TableLayout(
     counts=("episodes", *(f"reached_m{k}" for k in MILESTONES), *(f"episodes_{kind}" for kind in DEVIATION_KINDS)),
     rates=tuple((f"reach_rate_m{k}", f"reached_m{k}", "episodes") for k in MILESTONES),
     statistics=(("median_session_m1", "reached_m1"), ("median_session_m2", "reached_m2")),
+    row_sums=(  # the funnel nests: each step's remainder (`~`, unpublished) is the episodes that stopped there
+        ("episodes", ("reached_m1", "~stage_0")),
+        *((f"reached_m{k}", (f"reached_m{k + 1}", f"~stage_{k}")) for k in MILESTONES[:-1]),
+        *(("episodes", (f"episodes_{kind}", f"~without_{kind}")) for kind in DEVIATION_KINDS),
+    ),
 )
 
 SOURCE = """

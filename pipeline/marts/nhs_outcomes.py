@@ -39,6 +39,14 @@ LAYOUT = TableLayout(
         ("reliable_deterioration_rate", "reliable_deterioration", "paired"),
         ("reliable_recovery_rate", "reliable_recovery", "caseness"),
     ),
+    row_sums=(  # `~` marks an unpublished remainder, itself a count of people
+        ("finished", ("paired", "~unpaired")),
+        ("paired", ("caseness", "~not_caseness")),
+        ("caseness", ("recovery", "~not_recovered")),
+        ("recovery", ("reliable_recovery", "~recovery_without_reliable_improvement")),
+        ("paired", ("reliable_improvement", "reliable_deterioration", "~neither")),
+        ("reliable_improvement", ("reliable_recovery", "~improvement_without_recovery")),
+    ),
     hierarchy=("period", "parent_period"),
     companions=tuple((f"{r}_ci_{end}", r) for r in RATES_WITH_CI for end in ("low", "high")),
 )

@@ -61,7 +61,16 @@ LAYOUT = TableLayout(
         ("sd_change", "paired"),
         *((e, "paired") for e in EFFECT_SIZES),
     ),
-    row_sums=(("categorised", CATEGORIES),),
+    row_sums=(  # every relation among the counts; `~` marks an unpublished remainder, itself a count of people
+        ("episodes", ("paired", "~unpaired")),
+        ("paired", ("categorised", "~uncategorised")),
+        ("categorised", CATEGORIES),
+        ("reliably_improved", ("recovered", "improved")),
+        ("reliably_deteriorated", ("deteriorated", "harmed")),
+        ("paired", ("clinical_baseline", "~not_clinical_at_baseline")),
+        ("clinical_baseline", ("recovery", "~not_recovered")),
+        ("recovery", ("recovered", "~recovery_without_reliable_change")),
+    ),
     hierarchy=("period", "parent_period"),
     companions=tuple((f"{r}_ci_{end}", r) for r in RATES_WITH_CI for end in ("low", "high")),
 )  # fmt: skip

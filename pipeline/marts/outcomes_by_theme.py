@@ -28,6 +28,13 @@ LAYOUT = TableLayout(
     ),
     statistics=(("mean_change", "paired"),),
     dimension=None,
+    row_sums=(  # `~` marks an unpublished remainder, itself a count of people
+        ("paired", ("categorised", "~uncategorised")),
+        ("categorised", ("reliably_improved", "~not_reliably_improved")),
+        ("paired", ("clinical_baseline", "~not_clinical_at_baseline")),
+        ("clinical_baseline", ("recovery", "~not_recovered")),
+        ("recovery", ("recovered", "~recovery_without_reliable_change")),
+    ),
 )
 
 SQL = """

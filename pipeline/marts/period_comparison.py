@@ -29,6 +29,7 @@ from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from pipeline.marts.base import DerivedMart
+from schemas.published import PROTECT_COLUMN
 
 KEYS = ("source", "period_type", "period", "dimension", "level", "instrument", "scale", "metric")
 #: Per source: (metric, numerator, denominator); a metric without a numerator is a mean (`mean_change`, n = paired).
@@ -71,6 +72,13 @@ def _flag(table: pl.DataFrame, column: str | None) -> pl.Expr:
     return pl.col(f"{column}_suppressed")
 
 
+def _protects(table: pl.DataFrame, column: str | None) -> pl.Expr:
+    """The source hid ``column`` only to protect another cell (its `hidden_to_protect` names it)."""
+    if column is None or PROTECT_COLUMN not in table.columns:
+        return pl.lit(False)
+    return pl.col(PROTECT_COLUMN).fill_null("").str.split(" ").list.contains(column)
+
+
 def _long(source: str, table: pl.DataFrame) -> pl.DataFrame:
     """One row per period row and metric: its numerator, denominator, value (and SD of change for means)."""
     if "population" in table.columns:
@@ -99,6 +107,10 @@ def _long(source: str, table: pl.DataFrame) -> pl.DataFrame:
                 _flag(table, denominator).alias("denominator_suppressed"),
                 _flag(table, metric).alias("value_suppressed"),
                 _flag(table, spread).alias("spread_suppressed"),
+                _protects(table, numerator).alias("numerator_protects"),
+                _protects(table, denominator).alias("denominator_protects"),
+                _protects(table, metric).alias("value_protects"),
+                _protects(table, spread).alias("spread_protects"),
             )
         )
     return pl.concat(frames)
@@ -143,9 +155,12 @@ def derive(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
         *[c for c in KEYS if c != "period"], pl.col("period").alias("previous_period"),
         *[pl.col(c).alias(f"previous_{c}") for c in measured],
         *[pl.col(f"{c}_suppressed").alias(f"previous_{c}_suppressed") for c in measured],
+        *[pl.col(f"{c}_protects").alias(f"previous_{c}_protects") for c in measured],
     )  # fmt: skip
     joined = current.join(previous, on=[*(c for c in KEYS if c != "period"), "previous_period"], how="left")
-    joined = joined.with_columns(pl.col(f"previous_{c}_suppressed").fill_null(False) for c in measured)
+    joined = joined.with_columns(
+        pl.col(f"previous_{c}_{flag}").fill_null(False) for c in measured for flag in ("suppressed", "protects")
+    )
     prop_low, prop_high = _proportion_ci(joined)
     mean_low, mean_high = _mean_ci(joined)
     is_mean = pl.col("metric") == "mean_change"
@@ -174,8 +189,22 @@ def derive(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
         ci_method=pl.when(pl.col("difference_ci_low").is_null()).then(None)
         .when(is_mean).then(pl.lit(MEAN_CI)).otherwise(pl.lit(PROPORTION_CI))
     )  # fmt: skip
+    # Hidden only to protect another cell: hidden, and none of what it is made of is hidden as small.
+    made_of = {c: [c] for c in (*measured, *(f"previous_{m}" for m in measured))}
+    either_ci = sorted({*hidden_inputs["difference_ci_low"], *hidden_inputs["spread_ci"]})
+    made_of |= {"difference": hidden_inputs["difference"], "difference_ci_low": either_ci,
+                "difference_ci_high": either_ci}  # fmt: skip
+    protects = {
+        c: pl.col(f"{c}_suppressed")
+        & ~pl.any_horizontal([pl.col(f"{i}_suppressed") & ~pl.col(f"{i}_protects") for i in made_of[c]])
+        for c in PROTECTED
+    }
+    reasons = pl.concat_list([pl.when(e).then(pl.lit(c)) for c, e in protects.items()]).list.drop_nulls()
+    out = out.with_columns(
+        pl.when(reasons.list.len() > 0).then(reasons.list.join(" ")).otherwise(None).alias(PROTECT_COLUMN)
+    )
     return out.select(*KEYS, "previous_period", *PROTECTED, "ci_method",
-                      *(f"{c}_suppressed" for c in PROTECTED)).sort(list(KEYS))  # fmt: skip
+                      *(f"{c}_suppressed" for c in PROTECTED), PROTECT_COLUMN).sort(list(KEYS))  # fmt: skip
 
 
 MART = DerivedMart("period_comparison", ("outcome_summary", "nhs_outcomes"), derive)

@@ -40,13 +40,18 @@ def rollup_sql(
 ) -> str:
     """The roll-up of ``source`` (a SELECT carrying the ``dimensions`` columns): one row per (period,) ``by`` values,
     `dimension` and `level` — overall and by each dimension on its own — with the ``aggregates`` (SQL expressions
-    with their aliases). With ``period_date``, rows are also cut by `period_type`, `period`, `parent_period`; a row
+    with their aliases). With ``period_date``, rows are also cut by `period_type`, `period`, `parent_period`: all
+    time and quarters for every breakdown, months for the practice as a whole only (a month of one location or
+    practice is mostly counts of a few people: published, they would be hidden, or hide others, almost all); a row
     without a date counts in `all` only. A row whose dimension value is null is left out of that dimension."""
     keys = [*(PERIOD_KEYS if period_date else ()), *by]
     grouping_sets = ", ".join(f"({', '.join([*keys, *extra])})" for extra in ([], *([d] for d in dimensions)))
     dimension = " ".join(f"WHEN grouping({d}) = 0 THEN '{d}'" for d in dimensions)
     level = " ".join(f"WHEN grouping({d}) = 0 THEN CAST({d} AS VARCHAR)" for d in dimensions)
     dropped = " AND ".join(f"NOT (grouping({d}) = 0 AND {d} IS NULL)" for d in dimensions) or "true"
+    if period_date and dimensions:  # months for the practice as a whole only (DESIGN 6: no sparse month × group)
+        broken_down = " OR ".join(f"grouping({d}) = 0" for d in dimensions)
+        dropped += f" AND NOT (period_type = 'month' AND ({broken_down}))"
     return f"""
         SELECT {"".join(f"{k}, " for k in keys)}
             CASE {dimension} ELSE '{OVERALL[0]}' END AS dimension,
