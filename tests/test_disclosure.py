@@ -209,3 +209,25 @@ def test_no_hidden_count_is_recoverable_through_the_period_hierarchy(
     published, report = protect_publication({"t": table}, {"t": HIERARCHY}, policy)
     leaks = {(x.table, x.column, x.row) for x in attack(published, {"t": table}, {"t": HIERARCHY}, policy)}
     assert leaks <= set(report.unprotectable)
+
+
+def test_curves_are_computed_from_counts_rounded_to_bands_of_k() -> None:
+    """OpenSAFELY's method for the milestone curves: every step of every count (reached, ended first, censored)
+    after the first is 0 or a multiple of k (the first is the middle of the band 1..k), so neither a step of the
+    curve nor of at-risk reveals 1..k−1 episodes; on a practice-sized sample the rounded curve stays within 3
+    points of the exact one (the information lost)."""
+    import numpy as np
+
+    from pipeline.marts.milestone_curves import cumulative_incidence, rounded_counting_process
+
+    rng = np.random.default_rng(7)
+    t = rng.integers(1, 40, 2000).astype(float)
+    kind = rng.choice([0, 1, 2], 2000, p=[0.3, 0.3, 0.4])
+    rounded_t, rounded_kind = rounded_counting_process(t, kind, 11)
+    for c in (0, 1, 2):  # the first step is the middle of the first band (6 for 1..11), every later one k's
+        steps = np.unique(rounded_t[rounded_kind == c], return_counts=True)[1]
+        assert (steps[0] - 6) % 11 == 0 and (steps[1:] % 11 == 0).all(), c
+    exact, rounded = cumulative_incidence(t, kind), cumulative_incidence(rounded_t, rounded_kind)
+    joined = exact.join(rounded, on="time", suffix="_r")
+    assert joined.height > 10
+    assert (joined["cumulative_reached"] - joined["cumulative_reached_r"]).abs().max() < 0.03
