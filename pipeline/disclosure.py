@@ -165,7 +165,7 @@ class AuditReport:
             "peeling_failures": self.peeling_failures,
             "rounds": self.rounds,
             "by_table": self.by_table,
-        }  # fmt: skip  (no seconds: the publication is the same on every run; `seconds` is logged instead)
+        }  # fmt: skip  (no seconds: the publication must be the same on every run)
 
 
 # --- the cells and their relations -------------------------------------------------------------------------------
