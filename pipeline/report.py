@@ -28,7 +28,7 @@ from pipeline.disclosure import PROTECT_MARK, hidden_to_protect, legend, mark_ex
 
 #: 2.0: outcomes are finished treatment in the period (and in treatment at the as-of date), with the NHS
 #: Talking Therapies composite, recovery and reliable recovery named apart, and complete effect sizes.
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"  # 2.1: hidden_to_protect beside suppressed, the marks legend, engagement lists
 HEADLINE_SCALES = (("phq9", "total"), ("gad7", "total"), ("ifs_self", "total"))
 HEADLINE_FIELDS = (
     "episodes", "paired", "paired_rate", "categorised", "rc_rule", "rc_threshold", "clinical_baseline",
@@ -39,6 +39,10 @@ HEADLINE_FIELDS = (
     "reliable_deterioration_rate_ci_low", "reliable_deterioration_rate_ci_high", "mean_change", "sd_change",
     "d", "d_ci_low", "d_ci_high", "g", "g_ci_low", "g_ci_high", "dz", "dz_ci_low", "dz_ci_high", "ci_method",
     "revision",
+)  # fmt: skip
+ENGAGEMENT_FIELDS = (
+    "episodes", "with_intake", "scheduled", "attended", "attendance_rate", "dropouts", "dropout_denominator",
+    "dropout_rate", "median_cadence_days",
 )  # fmt: skip
 NHS_FIELDS = (
     "measures", "finished", "paired", "paired_rate", "caseness", "recovery", "recovery_rate", "recovery_rate_ci_low",
@@ -235,18 +239,9 @@ def build_report(aggregate: Path, period: str | None = None) -> Report:
             },
         },
         "engagement_all_time": {
-            f: _cell(eng_all, f)
-            for f in (
-                "episodes",
-                "with_intake",
-                "scheduled",
-                "attended",
-                "attendance_rate",
-                "dropouts",
-                "dropout_denominator",
-                "dropout_rate",
-                "median_cadence_days",
-            )
+            **{f: _cell(eng_all, f) for f in ENGAGEMENT_FIELDS},
+            "suppressed": _suppressed(eng_all, ENGAGEMENT_FIELDS),
+            "hidden_to_protect": _protecting(eng_all, ENGAGEMENT_FIELDS),
         },
         "milestones": {
             **{f"reach_rate_m{i}": _cell(funnel_all, f"reach_rate_m{i}") for i in range(1, 6)},
@@ -486,9 +481,11 @@ def _table_html(table: ReportTable, k: int) -> str:
     )
 
 
-def _card(key: str, label: str, value: Any, k: int, rate: bool, sub: str = "", hidden: bool = True) -> str:
+def _card(
+    key: str, label: str, value: Any, k: int, rate: bool, sub: str = "", hidden: bool = True, protects: bool = False
+) -> str:
     if value is None:
-        text = (f"n<{k}" if rate else f"<{k}") if hidden else "—"  # summary lists ‡ cells apart
+        text = (PROTECT_MARK if protects else f"n<{k}" if rate else f"<{k}") if hidden else "—"
     elif rate:
         text = f"{value * 100:.1f}%"
     elif isinstance(value, float):
@@ -502,8 +499,11 @@ def _card(key: str, label: str, value: Any, k: int, rate: bool, sub: str = "", h
     )
 
 
-def _fraction(value: Any, k: int) -> str:
-    return f"<{k}" if value is None else f"{value:,}"
+def _fraction(value: Any, k: int, protects: bool = False) -> str:
+    """A count beside a headline rate: the number, or its mark (‡ when hidden only to protect another cell)."""
+    if value is None:
+        return PROTECT_MARK if protects else f"<{k}"
+    return f"{value:,}"
 
 
 def _interval(headline: dict[str, Any], rate: str, k: int) -> str:
@@ -549,10 +549,12 @@ def render_html(report: Report) -> str:
     tables = {t.name: t for t in report.tables}
     period_label = "all time" if report.period == "all" else report.period
     nhs = s["nhs_talking_therapies"]
+    guarded = nhs.get("hidden_to_protect", [])
     nhs_cards = [
         _card(f"nhs.{rate}", label, nhs[rate], k, True,
-              f"{_fraction(nhs[num], k)} of {_fraction(nhs[den], k)} {out_of}{_interval(nhs, rate, k)}"
-              f"{_change(nhs['change_from_previous'].get(rate), k)}", hidden=rate in nhs["suppressed"])
+              f"{_fraction(nhs[num], k, num in guarded)} of {_fraction(nhs[den], k, den in guarded)} {out_of}"
+              f"{_interval(nhs, rate, k)}{_change(nhs['change_from_previous'].get(rate), k)}",
+              hidden=rate in nhs["suppressed"] + guarded, protects=rate in guarded)
         for label, rate, num, den, out_of in (
             ("Recovery", "recovery_rate", "recovery", "caseness", "at caseness"),
             ("Reliable improvement", "reliable_improvement_rate", "reliable_improvement", "paired", "paired"),
@@ -565,24 +567,33 @@ def render_html(report: Report) -> str:
         h = s["outcomes"].get(key)
         if not h:
             continue
+        shield = h.get("hidden_to_protect", [])
         if key != "ifs_self.total":
             cards.append(_card(f"{key}.recovery_rate", f"{label}: recovery", h["recovery_rate"], k, True,
-                               f"{_fraction(h['recovery'], k)} of {_fraction(h['clinical_baseline'], k)} clinical at "
+                               f"{_fraction(h['recovery'], k, 'recovery' in shield)} of "
+                               f"{_fraction(h['clinical_baseline'], k, 'clinical_baseline' in shield)} clinical at "
                                f"baseline{_interval(h, 'recovery_rate', k)}",
-                               hidden="recovery_rate" in h["suppressed"]))  # fmt: skip
+                               hidden="recovery_rate" in h["suppressed"] + shield,
+                               protects="recovery_rate" in shield))  # fmt: skip
         cards.append(_card(f"{key}.reliable_improvement_rate", f"{label}: reliable improvement",
                            h["reliable_improvement_rate"], k, True,
-                           f"{_fraction(h['reliably_improved'], k)} of {_fraction(h['categorised'], k)} paired"
+                           f"{_fraction(h['reliably_improved'], k, 'reliably_improved' in shield)} of "
+                           f"{_fraction(h['categorised'], k, 'categorised' in shield)} paired"
                            f"{_interval(h, 'reliable_improvement_rate', k)}",
-                           hidden="reliable_improvement_rate" in h["suppressed"]))  # fmt: skip
+                           hidden="reliable_improvement_rate" in h["suppressed"] + shield,
+                           protects="reliable_improvement_rate" in shield))  # fmt: skip
     e = s["engagement_all_time"]
+    ep = e["hidden_to_protect"]
     engagement_cards = [
         _card("engagement.episodes", "Episodes (all time)", e["episodes"], k, False,
-              f"{_fraction(e['with_intake'], k)} with an intake"),
+              f"{_fraction(e['with_intake'], k, 'with_intake' in ep)} with an intake", protects="episodes" in ep),
         _card("engagement.attendance_rate", "Attendance", e["attendance_rate"], k, True,
-              f"{_fraction(e['attended'], k)} of {_fraction(e['scheduled'], k)} scheduled"),
+              f"{_fraction(e['attended'], k, 'attended' in ep)} of {_fraction(e['scheduled'], k, 'scheduled' in ep)}"
+              " scheduled", protects="attendance_rate" in ep),
         _card("engagement.dropout_rate", "Dropout", e["dropout_rate"], k, True,
-              f"{_fraction(e['dropouts'], k)} of {_fraction(e['dropout_denominator'], k)} ended or lapsed"),
+              f"{_fraction(e['dropouts'], k, 'dropouts' in ep)} of "
+              f"{_fraction(e['dropout_denominator'], k, 'dropout_denominator' in ep)} ended or lapsed",
+              protects="dropout_rate" in ep),
     ]  # fmt: skip
     c = s["coaching"]
     coaching_cards = [
@@ -662,8 +673,21 @@ def _internal_banner(summary: dict[str, Any]) -> str:
 def render_markdown(report: Report) -> str:
     s, k = report.summary, report.summary["disclosure"]["k"]
 
-    def pct(v: Any, hidden: bool = True) -> str:
-        return (f"n<{k}" if hidden else "—") if v is None else f"{v * 100:.1f}%"
+    def mark(entry: dict[str, Any], field: str, rate: bool) -> str:
+        """A hidden value's mark: ‡ hidden to protect another cell, else <k (a count) or n<k (a rate); — absent."""
+        if field in entry.get("hidden_to_protect", []):
+            return PROTECT_MARK
+        if field in entry.get("suppressed", []):
+            return f"n<{k}" if rate else f"<{k}"
+        return "—"
+
+    def pct(entry: dict[str, Any], field: str) -> str:
+        v = entry.get(field)
+        return mark(entry, field, True) if v is None else f"{v * 100:.1f}%"
+
+    def count(entry: dict[str, Any], field: str) -> str:
+        v = entry.get(field)
+        return mark(entry, field, False) if v is None else f"{v:,}"
 
     nhs = s["nhs_talking_therapies"]
     lines = [
@@ -672,22 +696,22 @@ def render_markdown(report: Report) -> str:
         "",
         "Finished treatment (discharged in the period after at least two attended sessions).",
         "",
-        f"NHS Talking Therapies ({nhs['measures']}): recovery {pct(nhs['recovery_rate'])} of "
-        f"{'<' + str(k) if nhs['caseness'] is None else nhs['caseness']} at caseness, reliable improvement "
-        f"{pct(nhs['reliable_improvement_rate'])}, reliable recovery {pct(nhs['reliable_recovery_rate'])}, "
-        f"reliable deterioration {pct(nhs['reliable_deterioration_rate'])}.",
+        f"NHS Talking Therapies ({nhs['measures']}): recovery {pct(nhs, 'recovery_rate')} of "
+        f"{count(nhs, 'caseness')} at caseness, reliable improvement "
+        f"{pct(nhs, 'reliable_improvement_rate')}, reliable recovery {pct(nhs, 'reliable_recovery_rate')}, "
+        f"reliable deterioration {pct(nhs, 'reliable_deterioration_rate')}.",
         "",
         "| scale | paired | recovery | reliable improvement | reliable recovery | reliable deterioration |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for key, h in s["outcomes"].items():
-        paired = f"<{k}" if h["paired"] is None else f"{h['paired']:,}"
-        cells = [pct(h[f], f in h["suppressed"]) for f in OUTCOME_RATES]
-        lines.append(f"| {key} | {paired} | {' | '.join(cells)} |")
+        cells = [pct(h, f) for f in OUTCOME_RATES]
+        lines.append(f"| {key} | {count(h, 'paired')} | {' | '.join(cells)} |")
     e, q = s["engagement_all_time"], s["data_quality"]
     lines += [
         "",
-        f"Engagement (all time): attendance {pct(e['attendance_rate'])}, dropout {pct(e['dropout_rate'])}.",
+        f"Engagement (all time): attendance {pct(e, 'attendance_rate')}, dropout {pct(e, 'dropout_rate')}.",
+        f"Marks: {legend(k)}",
         f"Data quality: {q['batches']} batch(es), {q['rows_received']:,} rows received, "
         f"{q['rows_quarantined']:,} quarantined{' — **needs a look**' if q['rows_quarantined'] else ''}.",
         f"Disclosure control: {s['disclosure']['rule']}. Full report: `report.html`.",
