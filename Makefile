@@ -45,7 +45,7 @@ bench: install ## benchmarks against the plain-DuckDB floor: make bench [TIERS="
 	$(CLI) bench $(foreach t,$(or $(TIERS),S M),--tier $(t))
 
 test: install ## run the test suite
-	$(RUN) pytest
+	$(RUN) pytest -n auto --dist loadfile
 
 wheel-check: install ## build the wheel, install it alone into a fresh venv, run quickstart, report and every dashboard page
 	IFS_OUTCOMES_WHEEL_CHECK=1 IFS_OUTCOMES_UV=$(UV) $(RUN) pytest tests/test_wheel.py

@@ -317,6 +317,9 @@ class _Protector:
         # A zero that shares a relation with a hidden small count is hidden too, as "<k" (which it is: fewer than
         # k): then a "<k" beside another "<k" may be 0, and a small total cannot pin its small parts (2 = 1 + 1).
         self.zero_hidden = np.zeros(n, dtype=bool)
+        # Targets an LP has shown can move: they stay free, because suppression only ever grows — a witness
+        # point, with a newly hidden cell at its true value, still satisfies every equation and every bound.
+        self.proven_free: set[int] = set()
         for ids, _ in problem.relations:
             if self.primary[ids].any():
                 zeros = ids[(self.value[ids] == 0) & ~self.virtual[ids]]
@@ -652,7 +655,7 @@ class _Protector:
         (each move capped at 1 in one direction, so one LP frees every target that can move alongside the
         others, up, then down) prove most of them free; the rest are bounded one by one."""
         n = len(cells)
-        free: set[int] = set()
+        free: set[int] = {j for j in targets if int(cells[j]) in self.proven_free}
         for direction in (1.0, -1.0):
             while True:
                 pending = [j for j in targets if j not in free]
@@ -673,6 +676,7 @@ class _Protector:
                 if not moved:
                     break
                 free |= moved
+        self.proven_free.update(int(cells[j]) for j in free)
         stuck = [j for j in targets if j not in free]
         if n > SINGLE_LP_CELLS:  # a big component: what no batch could move counts as pinned (more suppression
             return [int(cells[j]) for j in stuck]  # is cheaper than an LP apiece), and is audited again after it
@@ -714,10 +718,13 @@ class _Protector:
             if not failed:
                 components = self.components()
                 self.report.components = len(components)
-                for cells, relations in components:
+                todo = [
+                    (cells, relations) for cells, relations in components
+                    if tuple(cells.tolist()) not in passed and len(cells) <= EXACT_AUDIT_CELLS
+                    and any(self.target[c] and c not in self.proven_free for c in cells.tolist())
+                ]  # fmt: skip
+                for cells, relations in todo:
                     signature = tuple(cells.tolist())
-                    if signature in passed or len(cells) > EXACT_AUDIT_CELLS:
-                        continue
                     found = [t for t in self.audit_component(cells, relations) if t not in exhausted]
                     if found:
                         failed += found
