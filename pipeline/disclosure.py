@@ -59,10 +59,6 @@ SINGLE_LP_CELLS = 1000
 MAX_RADIUS = 3
 
 
-class DisclosureAuditFailed(RuntimeError):
-    """The publication would let a hidden small count be worked out: publishing stops (a bug, exit 3)."""
-
-
 @dataclass(frozen=True)
 class DisclosurePolicy:
     """The rule in force; shown on the Methods page and recorded with every publication."""
@@ -442,12 +438,12 @@ class _Protector:
         else:
             lo[cell], hi[cell] = self.k, np.inf
 
-    def local_pass(self, relations: Iterable[int] | None = None) -> bool:
+    def local_pass(self) -> bool:
         """Hide more until no single relation, on its own, leaves a target unprotected; True if anything was
         hidden."""
         lo, hi = self.bounds()
         unknown = self.unknown()
-        queue = list(range(len(self.p.relations)) if relations is None else relations)
+        queue = list(range(len(self.p.relations)))
         queued = set(queue)
         changed = False
         while queue:

@@ -1,11 +1,12 @@
 """Publish: disclose, validate against the published-table models, and write atomically (DESIGN 6, 7).
 
 - ``<home>/published/clinical.duckdb`` — client-level indicators (pseudonymous) for clinicians' own caseloads;
-- ``<home>/published/aggregate.duckdb`` — aggregates only, every table through `apply_disclosure_control` with the
-  layout its mart declares (`pipeline/marts/`).
+- ``<home>/published/aggregate.duckdb`` — aggregates only, protected together by `protect_publication` with the
+  layout each mart declares (`pipeline/marts/`) and the links between them (`marts.LINKS`);
+- ``<home>/published/internal.duckdb`` — the same aggregates without disclosure control (clinical mode only).
 
 The numbers themselves are computed by the marts (`pipeline.marts.build_all`); this module decides nothing about
-them. Both files are built under a temporary name and renamed into place, each with a `publication` row saying
+them. All three files are built under a temporary name and renamed into place, each with a `publication` row saying
 what it reflects (`stages.bring_up_to_date` compares it with the warehouse).
 """
 
